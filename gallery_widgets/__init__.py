@@ -1,0 +1,76 @@
+"""gallery_widgets: an asset gallery that lives in Jupyter.
+
+    import gallery_widgets as gw
+    g = gw.open()
+    g.search(kind="algorithm", query="forecast")
+
+Importing this package stays light: the database layer loads on ``gw.open()``
+and the widgets on first use of ``gw.MarketBrowser`` and friends.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from .entities import (
+    Asset,
+    AssetSummary,
+    Comment,
+    Constraints,
+    Duration,
+    Notification,
+    Page,
+    Paper,
+    Subscription,
+    User,
+    Version,
+    WhitelistChange,
+)
+from .errors import (
+    AgreementRequired,
+    Conflict,
+    GalleryError,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    ScanFailed,
+    SchemaOutdated,
+    SubscriptionRequired,
+)
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "open": ("gallery_widgets.gallery", "open"),
+    "LocalGallery": ("gallery_widgets.gallery", "LocalGallery"),
+    "Algorithm": ("gallery_widgets.sources", "Algorithm"),
+    "Model": ("gallery_widgets.sources", "Model"),
+    "categories": ("gallery_widgets.core.taxonomy", "all_categories"),
+    "taxonomy": ("gallery_widgets.core.taxonomy", "taxonomy"),
+    "render_markdown": ("gallery_widgets.core.markdown", "render_markdown"),
+    "LICENSES": ("gallery_widgets.core.validate", "LICENSES"),
+    "UNSET": ("gallery_widgets.core.base", "UNSET"),
+    "agreement_text": ("gallery_widgets.core.agreements", "agreement_text"),
+}
+
+
+def __getattr__(name: str):
+    try:
+        module_name, attribute = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'gallery_widgets' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module_name), attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
+
+__all__ = [
+    "open", "Algorithm", "Model", "Duration", "Paper", "Page", "Asset", "AssetSummary", "Version",
+    "Subscription", "Comment", "User", "Notification", "Constraints", "WhitelistChange", "GalleryError",
+    "NotFound", "PermissionDenied", "InvalidInput", "Conflict", "SubscriptionRequired", "AgreementRequired",
+    "ScanFailed", "SchemaOutdated", "categories", "taxonomy", "LICENSES",
+]

@@ -1,0 +1,1 @@
+"""The service core: every rule of the gallery, in pure Python (no ipywidgets)."""

@@ -1,0 +1,123 @@
+"""Users: My Information, roles and notifications (SPEC M3)."""
+
+from __future__ import annotations
+
+from sqlalchemy import desc, func, select, update
+
+from ..entities import Notification, User
+from ..errors import Conflict, InvalidInput, NotFound
+from ..store import convert
+from ..store.schema import AssetRow, NotificationRow, UserRow
+from . import validate
+from .base import UNSET, ServiceBase
+
+
+class Accounts(ServiceBase):
+    @property
+    def me(self) -> User:
+        """Your account (SPEC M3)."""
+        with self._db.read() as s:
+            return convert.user(self._me(s))
+
+    def user(self, username: str) -> User:
+        """Another user's public profile (email hidden)."""
+        name = validate.username(username)
+        with self._db.read() as s:
+            row = s.scalar(select(UserRow).where(UserRow.username == name))
+            if row is None:
+                raise NotFound(f"No user {name!r} has opened this gallery yet.")
+            found = convert.user(row)
+        return found if name == self.username else User(**{**found.__dict__, "email": ""})
+
+    def update_profile(self, *, nickname=UNSET, description=UNSET, email=UNSET, avatar=UNSET, username=UNSET) -> User:
+        """Change your nickname, description, email or avatar (PNG/JPEG ≤ 1 MiB); the account name cannot change.
+
+        Raises:
+            InvalidInput: a bad value, or an attempt to change the account name.
+        """
+        if username is not UNSET:
+            raise InvalidInput("The account name cannot be changed; change your nickname instead.")
+        changes = {}
+        if nickname is not UNSET:
+            changes["nickname"] = validate.text("nickname", nickname, max_len=64, one_line=True)
+        if description is not UNSET:
+            changes["description"] = validate.text("description", description, max_len=2_000)
+        if email is not UNSET:
+            changes["email"] = validate.email(email)
+        created_avatar = None
+        if avatar is not UNSET:
+            if avatar is None:
+                changes["avatar"] = None
+            else:
+                digest, created = self._ctx.artifacts.put(validate.image("avatar", avatar))
+                changes["avatar"] = digest
+                created_avatar = digest if created else None
+        try:
+            with self._db.write() as s:
+                me = self._me(s)
+                for key, value in changes.items():
+                    setattr(me, key, value)
+                if "nickname" in changes:
+                    self._reindex_publisher(s, me)
+                s.flush()
+                return convert.user(me)
+        except BaseException:
+            if created_avatar:
+                self._ctx.artifacts.delete(created_avatar)
+            raise
+
+    @staticmethod
+    def _reindex_publisher(s, me: UserRow) -> None:
+        """Keyword search reads the publisher's nickname too."""
+        from .publishing import search_doc
+
+        for asset in s.scalars(select(AssetRow).where(AssetRow.publisher_id == me.id)):
+            asset.search_doc = search_doc(asset.title, asset.summary, asset.description, me)
+
+    def avatar_image(self, username: str | None = None) -> bytes | None:
+        name = validate.username(username or self.username)
+        with self._db.read() as s:
+            digest = s.scalar(select(UserRow.avatar).where(UserRow.username == name))
+        return self._ctx.artifacts.get(digest) if digest else None
+
+    def set_role(self, username: str, role: str) -> User:
+        """Make a user an admin or a plain user (admins only); one admin always remains."""
+        name = validate.username(username)
+        validate.choice("role", role, ("admin", "user"))
+        with self._db.write() as s:
+            self._require_admin(self._me(s), "change roles")
+            row = s.scalar(select(UserRow).where(UserRow.username == name))
+            if row is None:
+                raise NotFound(f"No user {name!r} has opened this gallery yet.")
+            if row.role == "admin" and role == "user":
+                admins = s.scalar(select(func.count()).where(UserRow.role == "admin"))
+                if admins <= 1:
+                    raise Conflict(f"{name!r} is the last admin; make someone else an admin first.")
+            row.role = role
+            s.flush()
+            return convert.user(row)
+
+    # -- notifications ---------------------------------------------------------------
+    def notifications(self, *, unread_only: bool = False) -> tuple[Notification, ...]:
+        """Your notifications, newest first (publish results, scan findings, ...)."""
+        validate.flag("unread_only", unread_only)
+        with self._db.read() as s:
+            statement = select(NotificationRow).where(NotificationRow.user_id == self._user_id)
+            if unread_only:
+                statement = statement.where(NotificationRow.read.is_(False))
+            rows = s.scalars(statement.order_by(desc(NotificationRow.created_at), desc(NotificationRow.id)).limit(200))
+            return tuple(convert.notification(r) for r in rows)
+
+    def mark_notifications_read(self) -> int:
+        """Mark all your notifications read; returns how many changed."""
+        with self._db.write() as s:
+            return s.execute(
+                update(NotificationRow)
+                .where(NotificationRow.user_id == self._user_id, NotificationRow.read.is_(False))
+                .values(read=True)
+            ).rowcount
+
+    def _notify(self, user_id: int, subject: str, body: str) -> None:
+        """Record a notification in its own transaction (it must outlive a failed publish)."""
+        with self._db.write() as s:
+            s.add(NotificationRow(user_id=user_id, subject=subject, body=body, created_at=self._now(), read=False))

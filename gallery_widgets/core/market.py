@@ -1,0 +1,220 @@
+"""The market: search, details, favorites and comments (SPEC S1-S3, F1-F2)."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, desc, exists, func, select, update
+
+from ..entities import Asset, AssetSummary, Comment, Page
+from ..store import convert
+from ..store.schema import (
+    AssetCategoryRow,
+    AssetRow,
+    CommentRow,
+    DependencyRow,
+    FavoriteRow,
+    VersionRow,
+)
+from ..store.search import KeywordSearch, insert_ignore, terms
+from . import validate
+from .base import ServiceBase
+from .taxonomy import validate_categories
+
+_SORT_COLUMNS = {
+    "subscriptions": AssetRow.subscriptions,
+    "favorites": AssetRow.favorites,
+    "views": AssetRow.views,
+    "latest": AssetRow.published_at,
+}
+
+
+class Market(ServiceBase):
+    def search(
+        self,
+        kind: str = "algorithm",
+        query: str = "",
+        tab: str = "all",
+        categories=(),
+        sort: str = "subscriptions",
+        page: int = 1,
+        page_size: int = 20,
+    ) -> Page[AssetSummary]:
+        """One page of the market for ``kind`` (SPEC S1, S2).
+
+        ``tab`` is "all", "featured", "official" or "favorites"; an asset matches
+        ``categories`` when it has every one of them; ``query`` matches every word
+        (as a prefix) in title, summary, description or publisher; ``sort`` is
+        "subscriptions", "favorites", "views", "latest" or "relevance" (which needs
+        a keyword; without one the default order is used).
+
+        Raises:
+            InvalidInput: an unknown kind, tab, sort or category, a bad page or page size,
+                or a query longer than 200 characters.
+        """
+        validate.kind(kind)
+        validate.choice("tab", tab, validate.TABS)
+        validate.choice("sort", sort, validate.SORTS)
+        chosen = validate_categories(categories)
+        page, page_size = validate.page(page, page_size)
+        query = validate.text("query", query, max_len=validate.MAX_QUERY, one_line=True)
+        words = terms(query)
+        with self._db.read() as s:
+            me = self._me(s)
+            conditions = [AssetRow.kind == kind, self._market_visible(me)]
+            if tab == "featured":
+                conditions.append(AssetRow.featured.is_(True))
+            elif tab == "official":
+                conditions.append(AssetRow.official.is_(True))
+            elif tab == "favorites":
+                conditions.append(
+                    exists().where(FavoriteRow.asset_id == AssetRow.id, FavoriteRow.user_id == me.id)
+                )
+            for category in chosen:
+                conditions.append(
+                    exists().where(AssetCategoryRow.asset_id == AssetRow.id, AssetCategoryRow.category == category)
+                )
+            base = select(AssetRow.id)
+            order = []
+            if words:
+                matches = KeywordSearch(self._db.dialect, words).matching()
+                base = base.join(matches, matches.c.id == AssetRow.id)
+                if sort == "relevance":
+                    order.append(matches.c.rank)
+            if not order:
+                column = _SORT_COLUMNS["subscriptions" if sort == "relevance" else sort]
+                order.append(desc(column))
+            order.append(desc(AssetRow.id))
+            filtered = base.where(*conditions)
+            total = s.scalar(select(func.count()).select_from(filtered.subquery()))
+            ids = s.scalars(filtered.order_by(*order).limit(page_size).offset((page - 1) * page_size)).all()
+            rows = {r.id: r for r in s.scalars(select(AssetRow).where(AssetRow.id.in_(ids)))} if ids else {}
+            items = tuple(convert.summary(rows[i]) for i in ids if i in rows)
+        return Page(items=items, total=total, page=page, page_size=page_size)
+
+    def asset(self, content_id: str) -> Asset:
+        """An asset's details with its versions; counts one view unless you publish it (SPEC S3).
+
+        Raises:
+            InvalidInput: ``content_id`` is not a content id.
+            NotFound: no such asset is visible to you.
+        """
+        with self._db.write() as s:
+            me = self._me(s)
+            row = self._visible_asset(s, me, content_id)
+            if row.publisher_id != me.id:
+                s.execute(update(AssetRow).where(AssetRow.id == row.id).values(views=AssetRow.views + 1))
+            return self._details(s, me, row)
+
+    def _details(self, s, me, row: AssetRow) -> Asset:
+        owner = row.publisher_id == me.id or self._is_admin(me)
+        versions = s.scalars(
+            select(VersionRow)
+            .where(VersionRow.asset_id == row.id)
+            .order_by(desc(VersionRow.major), desc(VersionRow.minor), desc(VersionRow.patch))
+        ).all()
+        if not owner:
+            versions = [v for v in versions if v.status == "normal"]
+            if row.visibility == "group":
+                versions = [v for v in versions if any(w.username == me.username for w in v.whitelist)]
+        dependencies = self._dependencies(s, [v.id for v in versions]) if row.kind == "workflow" else {}
+        favorited = bool(
+            s.scalar(select(exists().where(FavoriteRow.asset_id == row.id, FavoriteRow.user_id == me.id)))
+        )
+        subscription = self._subscription_row(s, me, row)
+        return convert.asset(
+            row,
+            tuple(
+                convert.version(v, show_whitelist=owner, dependencies=dependencies.get(v.id, ()))
+                for v in versions
+            ),
+            favorited=favorited,
+            subscription_status=convert.subscription_state(subscription, self._now()),
+        )
+
+    @staticmethod
+    def _dependencies(s, version_ids) -> dict[int, tuple[str, ...]]:
+        if not version_ids:
+            return {}
+        rows = s.execute(
+            select(DependencyRow.workflow_version_id, AssetRow.content_id, VersionRow.version)
+            .join(VersionRow, VersionRow.id == DependencyRow.algorithm_version_id)
+            .join(AssetRow, AssetRow.id == VersionRow.asset_id)
+            .where(DependencyRow.workflow_version_id.in_(version_ids))
+            .order_by(DependencyRow.step)
+        ).all()
+        result: dict[int, list[str]] = {}
+        for workflow_version_id, cid, number in rows:
+            result.setdefault(workflow_version_id, []).append(f"{cid}@{number}")
+        return {k: tuple(v) for k, v in result.items()}
+
+    def cover_image(self, content_id: str) -> bytes | None:
+        """The asset's cover image bytes (PNG or JPEG), or None when it has none."""
+        with self._db.read() as s:
+            row = self._visible_asset(s, self._me(s), content_id)
+            digest = row.cover
+        return self._ctx.artifacts.get(digest) if digest else None
+
+    # -- favorites (F1) ------------------------------------------------------
+    def favorite(self, content_id: str) -> Asset:
+        """Add the asset to My Favorites; doing it twice changes nothing (SPEC F1).
+
+        Raises:
+            NotFound: no such asset is visible to you.
+        """
+        with self._db.write() as s:
+            me = self._me(s)
+            row = self._visible_asset(s, me, content_id, for_update=True)
+            added = insert_ignore(
+                s, FavoriteRow.__table__, {"user_id": me.id, "asset_id": row.id, "created_at": self._now()}
+            )
+            if added:
+                s.execute(update(AssetRow).where(AssetRow.id == row.id).values(favorites=AssetRow.favorites + 1))
+            s.refresh(row)
+            return self._details(s, me, row)
+
+    def unfavorite(self, content_id: str) -> Asset:
+        """Remove the asset from My Favorites; doing it twice changes nothing (SPEC F1)."""
+        with self._db.write() as s:
+            me = self._me(s)
+            row = self._visible_asset(s, me, content_id, for_update=True)
+            removed = s.execute(
+                delete(FavoriteRow).where(FavoriteRow.user_id == me.id, FavoriteRow.asset_id == row.id)
+            ).rowcount
+            if removed:
+                s.execute(update(AssetRow).where(AssetRow.id == row.id).values(favorites=AssetRow.favorites - 1))
+            s.refresh(row)
+            return self._details(s, me, row)
+
+    # -- comments (F2) -------------------------------------------------------
+    def comment(self, content_id: str, text: str) -> Comment:
+        """Comment on an asset you can see: plain text, at most 2,000 characters (SPEC F2).
+
+        Raises:
+            InvalidInput: empty or too long text.
+            NotFound: no such asset is visible to you.
+        """
+        body = validate.text("comment", text, max_len=validate.MAX_COMMENT, required=True)
+        with self._db.write() as s:
+            me = self._me(s)
+            row = self._visible_asset(s, me, content_id)
+            comment = CommentRow(asset_id=row.id, user_id=me.id, text=body, created_at=self._now())
+            s.add(comment)
+            s.flush()
+            comment.author = me
+            return convert.comment(comment)
+
+    def comments(self, content_id: str, *, page: int = 1, page_size: int = 50) -> Page[Comment]:
+        """Comments on an asset, newest first (SPEC F2)."""
+        page, page_size = validate.page(page, page_size)
+        with self._db.read() as s:
+            me = self._me(s)
+            row = self._visible_asset(s, me, content_id)
+            total = s.scalar(select(func.count()).where(CommentRow.asset_id == row.id))
+            rows = s.scalars(
+                select(CommentRow)
+                .where(CommentRow.asset_id == row.id)
+                .order_by(desc(CommentRow.created_at), desc(CommentRow.id))
+                .limit(page_size)
+                .offset((page - 1) * page_size)
+            ).all()
+            return Page(tuple(convert.comment(c) for c in rows), total, page, page_size)
+

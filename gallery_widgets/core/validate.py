@@ -1,0 +1,201 @@
+"""Argument checks shared by every service call.
+
+Each returns the cleaned value or raises ``InvalidInput`` with a message that
+says what is accepted, so a bad call never reaches the store.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from urllib.parse import urlparse
+
+from ..entities import KINDS, VISIBILITIES, Duration, Paper
+from ..errors import InvalidInput
+
+SORTS = ("subscriptions", "favorites", "views", "latest", "relevance")
+TABS = ("all", "featured", "official", "favorites")
+LICENSES = (
+    "Unknown", "Apache-2.0", "MIT", "BSD-3-Clause", "BSD-2-Clause", "GPL-3.0", "LGPL-3.0",
+    "MPL-2.0", "AGPL-3.0", "CC-BY-4.0", "CC-BY-SA-4.0", "CC-BY-NC-4.0", "Proprietary",
+)
+MAX_TITLE = 100
+MAX_SUMMARY = 200
+MAX_DESCRIPTION = 50_000
+MAX_VERSION_DESCRIPTION = 5_000
+MAX_COMMENT = 2_000
+MAX_QUERY = 200
+MAX_PAGE_SIZE = 100
+MAX_IMAGE_BYTES = 1024 * 1024
+MAX_DURATION_DAYS = 36_500
+
+_VERSION = re.compile(r"^(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})$")
+_CONTENT_ID = re.compile(r"^[A-Za-z0-9_-]{6,64}$")
+_USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def choice(name: str, value, allowed) -> str:
+    if value not in allowed:
+        raise InvalidInput(f"{name} must be one of {', '.join(map(repr, allowed))}, not {value!r}.")
+    return value
+
+
+def kind(value) -> str:
+    return choice("kind", value, KINDS)
+
+
+def optional_kind(value) -> str | None:
+    return None if value is None else kind(value)
+
+
+def visibility(value) -> str:
+    return choice("visibility", value, VISIBILITIES)
+
+
+def parse_version(value) -> tuple[int, int, int]:
+    """SPEC P3: exactly three dot-separated non-negative integers."""
+    if not isinstance(value, str) or not _VERSION.match(value.strip()):
+        raise InvalidInput(
+            f"Version {value!r} is not valid: use three dot-separated non-negative integers "
+            "without leading zeros, like '1.0.0' or '2.10.3'."
+        )
+    major, minor, patch = (int(p) for p in value.strip().split("."))
+    return major, minor, patch
+
+
+def format_version(parts: tuple[int, int, int]) -> str:
+    return ".".join(str(p) for p in parts)
+
+
+def content_id(value) -> str:
+    if not isinstance(value, str) or not _CONTENT_ID.match(value):
+        raise InvalidInput(
+            f"{value!r} is not a content id. Content ids are 6-64 letters, digits, '-' or '_' "
+            "(as shown in search results and asset details)."
+        )
+    return value
+
+
+def username(value, what: str = "username") -> str:
+    if not isinstance(value, str) or not _USERNAME.match(value.strip()):
+        raise InvalidInput(
+            f"{what} {value!r} is not valid: use 1-64 letters, digits, '.', '_', '-' or '@', "
+            "starting with a letter or digit."
+        )
+    return value.strip()
+
+
+def usernames(values, what: str = "group_users") -> tuple[str, ...]:
+    if isinstance(values, str):
+        values = (values,)
+    try:
+        items = list(values or ())
+    except TypeError:
+        raise InvalidInput(f"{what} must be a list of usernames, not {values!r}.") from None
+    seen: list[str] = []
+    for value in items:
+        name = username(value, f"A user in {what}")
+        if name not in seen:
+            seen.append(name)
+    return tuple(seen)
+
+
+def text(name: str, value, *, max_len: int, required: bool = False, one_line: bool = False) -> str:
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise InvalidInput(f"{name} must be text, not {type(value).__name__}.")
+    value = value.strip() if one_line or required else value
+    if required and not value:
+        raise InvalidInput(f"{name} must not be empty.")
+    if one_line and ("\n" in value or "\r" in value):
+        raise InvalidInput(f"{name} must be a single line; put details in the description.")
+    if len(value) > max_len:
+        raise InvalidInput(f"{name} is {len(value):,} characters long; the limit is {max_len:,}.")
+    return value
+
+
+def title(value) -> str:
+    return text("title", value, max_len=MAX_TITLE, required=True, one_line=True)
+
+
+def page(page_value, page_size) -> tuple[int, int]:
+    if not isinstance(page_value, int) or isinstance(page_value, bool) or page_value < 1:
+        raise InvalidInput(f"page must be a whole number from 1, not {page_value!r}.")
+    if page_value > 100_000:
+        raise InvalidInput("page is too large; narrow the search with a keyword or categories.")
+    if (
+        not isinstance(page_size, int)
+        or isinstance(page_size, bool)
+        or not 1 <= page_size <= MAX_PAGE_SIZE
+    ):
+        raise InvalidInput(f"page_size must be a whole number from 1 to {MAX_PAGE_SIZE}, not {page_size!r}.")
+    return page_value, page_size
+
+
+def duration(value) -> Duration | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise InvalidInput("duration must be None (unlimited), a number of days, or gw.Duration(days, auto_renew).")
+    if isinstance(value, int):
+        value = Duration(value)
+    if not isinstance(value, Duration):
+        raise InvalidInput("duration must be None (unlimited), a number of days, or gw.Duration(days, auto_renew).")
+    if not isinstance(value.days, int) or isinstance(value.days, bool) or not 1 <= value.days <= MAX_DURATION_DAYS:
+        raise InvalidInput(f"duration days must be a whole number from 1 to {MAX_DURATION_DAYS}, not {value.days!r}.")
+    return Duration(value.days, bool(value.auto_renew))
+
+
+def paper(value) -> Paper | None:
+    if value is None:
+        return None
+    if isinstance(value, (tuple, list)) and len(value) == 2:
+        value = Paper(*value)
+    if isinstance(value, dict):
+        value = Paper(value.get("title", ""), value.get("url", ""))
+    if not isinstance(value, Paper):
+        raise InvalidInput("paper must be gw.Paper(title, url), a (title, url) pair, or None to remove it.")
+    paper_title = text("paper title", value.title, max_len=300, required=True, one_line=True)
+    url = text("paper url", value.url, max_len=2_000, required=True, one_line=True)
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise InvalidInput(f"paper url {url!r} must be an http:// or https:// address.")
+    return Paper(paper_title, url)
+
+
+def license_name(value) -> str:
+    return choice("license", value, LICENSES)
+
+
+def email(value) -> str:
+    value = text("email", value, max_len=254, one_line=True)
+    if value and not _EMAIL.match(value):
+        raise InvalidInput(f"email {value!r} does not look like an address (name@example.org).")
+    return value
+
+
+def image(name: str, value) -> bytes:
+    """PNG or JPEG bytes (or a path to such a file) of at most 1 MiB."""
+    if isinstance(value, (str, Path)):
+        path = Path(value)
+        if not path.is_file():
+            raise InvalidInput(f"{name}: no image file at {str(path)!r}.")
+        if path.stat().st_size > MAX_IMAGE_BYTES:
+            raise InvalidInput(f"{name} is {path.stat().st_size:,} bytes; the limit is 1 MiB. Use a smaller image.")
+        value = path.read_bytes()
+    if not isinstance(value, (bytes, bytearray, memoryview)):
+        raise InvalidInput(f"{name} must be PNG or JPEG bytes or a path to such a file.")
+    data = bytes(value)
+    if len(data) > MAX_IMAGE_BYTES:
+        raise InvalidInput(f"{name} is {len(data):,} bytes; the limit is 1 MiB. Use a smaller image.")
+    if not (data.startswith(b"\x89PNG\r\n\x1a\n") or data.startswith(b"\xff\xd8\xff")):
+        raise InvalidInput(f"{name} must be a PNG or JPEG image; this file is neither.")
+    return data
+
+
+def flag(name: str, value) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidInput(f"{name} must be True or False, not {value!r}.")
+    return value

@@ -1,0 +1,162 @@
+"""``gw.open()``: the gallery a notebook talks to (SPEC §1, §4)."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import threading
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from .artifacts import LocalArtifactStore
+from .core import validate
+from .core.accounts import Accounts
+from .core.base import Clock, Context, utc_now
+from .core.market import Market
+from .core.publishing import Publishing
+from .core.subscriptions import Subscriptions
+from .errors import InvalidInput
+from .store.engine import Database
+from .store.schema import UserRow
+from .store.search import insert_ignore
+
+
+class LocalGallery(Accounts, Market, Subscriptions, Publishing):
+    """A gallery opened by one user, over a SQL database and a local artifact folder.
+
+    Every method acts as ``self.username``; see SPEC §4 for the whole API.
+    """
+
+    def __repr__(self) -> str:
+        return f"<gallery {self._db.url_for_humans} as {self.username!r}>"
+
+    @property
+    def url(self) -> str:
+        return self._db.url_for_humans
+
+    @property
+    def home(self) -> str | None:
+        return self._ctx.home
+
+    def close(self) -> None:
+        """Close the database connections this process holds for this gallery's URL
+        (every gallery opened on the same URL here shares them)."""
+        with _contexts_lock:
+            for key, context in list(_contexts.items()):
+                if context is self._ctx:
+                    del _contexts[key]
+        self._db.dispose()
+
+    def __enter__(self) -> "LocalGallery":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+_contexts: dict[tuple[str, str], Context] = {}
+_contexts_lock = threading.Lock()
+_current: LocalGallery | None = None
+
+
+def default_home() -> Path:
+    """``GALLERY_HOME``, else ``<jupyter data dir>/gallery``."""
+    if os.environ.get("GALLERY_HOME"):
+        return Path(os.environ["GALLERY_HOME"]).expanduser()
+    from jupyter_core.paths import jupyter_data_dir
+
+    return Path(jupyter_data_dir()) / "gallery"
+
+
+def default_user() -> str:
+    return os.environ.get("GALLERY_USER") or getpass.getuser()
+
+
+def _context(url: str | None, artifacts: str | os.PathLike | None) -> Context:
+    home = default_home()
+    if url is None:
+        url = f"sqlite:///{home / 'gallery.db'}"
+    if artifacts is None:
+        if os.environ.get("GALLERY_ARTIFACTS"):
+            artifacts = os.environ["GALLERY_ARTIFACTS"]
+        elif url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+            artifacts = Path(url[len("sqlite:///"):]).expanduser().parent / "artifacts"
+        else:
+            artifacts = home / "artifacts"
+    key = (url, str(artifacts))
+    with _contexts_lock:
+        context = _contexts.get(key)
+        if context is None:
+            database = Database(url)
+            database.ensure_schema()
+            context = Context(db=database, artifacts=LocalArtifactStore(artifacts), home=str(Path(artifacts).parent))
+            _contexts[key] = context
+    return context
+
+
+def open(
+    url: str | None = None,
+    user: str | None = None,
+    token: str | None = None,
+    clock: Clock | None = None,
+    *,
+    artifacts: str | os.PathLike | None = None,
+) -> LocalGallery:
+    """Open a gallery as ``user``.
+
+    With no ``url``: the embedded gallery under ``GALLERY_HOME`` (default: the Jupyter
+    data dir's ``gallery`` folder), shared safely by every kernel on this machine.
+    ``url`` may be a SQLAlchemy URL (``sqlite:///…``, ``postgresql://…``). ``user``
+    defaults to ``GALLERY_USER`` or your login name; the first user of a new gallery is
+    its admin. ``clock`` returns an aware UTC datetime (tests move time with it).
+
+    Raises:
+        InvalidInput: a bad URL or user name.
+        SchemaOutdated: the database needs ``gallery-widgets upgrade``.
+    """
+    global _current
+    if url is not None and not isinstance(url, str):
+        raise InvalidInput(f"url must be a string such as 'sqlite:///gallery.db', not {type(url).__name__}.")
+    if url is not None and url.startswith(("http://", "https://")):
+        raise InvalidInput(
+            "This version of gallery_widgets opens SQLite and PostgreSQL galleries; the team REST server is "
+            "not available yet. Use gw.open() for the embedded gallery or a postgresql:// URL."
+        )
+    if token is not None:
+        raise InvalidInput("token is used by team (REST) galleries only; leave it out for a database URL.")
+    if clock is not None and not callable(clock):
+        raise InvalidInput("clock must be a function returning an aware UTC datetime.")
+    username = validate.username(user if user is not None else default_user(), "user")
+    context = _context(url, artifacts)
+    user_id = _ensure_user(context, username, clock or utc_now)
+    gallery = LocalGallery(context, user_id, username, clock or utc_now)
+    _current = gallery
+    return gallery
+
+
+def _ensure_user(context: Context, username: str, clock: Clock) -> int:
+    with context.db.read() as s:
+        user_id = s.scalar(select(UserRow.id).where(UserRow.username == username))
+    if user_id is not None:
+        return user_id
+    with context.db.write() as s:
+        first = not s.scalar(select(func.count()).select_from(UserRow))
+        insert_ignore(
+            s,
+            UserRow.__table__,
+            {
+                "username": username,
+                "nickname": username,
+                "email": "",
+                "description": "",
+                "role": "admin" if first else "user",
+                "created_at": clock(),
+            },
+        )
+        return s.scalar(select(UserRow.id).where(UserRow.username == username))
+
+
+def current() -> LocalGallery:
+    """The gallery most recently opened in this process (or the embedded default)."""
+    return _current if _current is not None else open()

@@ -1,0 +1,93 @@
+"""Local sources a user publishes: ``gw.Algorithm`` and ``gw.Model`` (SPEC §4)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import manifest as mf
+from .entities import Constraints
+from .errors import InvalidInput
+from .packing import collect_files, pack
+
+
+class LocalSource:
+    """A folder of code plus its checked manifest, ready to pack and publish."""
+
+    kind: str = ""
+    manifest_file: str = ""
+
+    def __init__(self, manifest: dict, files: dict[str, bytes], origin: str = ""):
+        self.manifest = manifest
+        self.files = files
+        self.origin = origin
+
+    @property
+    def name(self) -> str:
+        return self.manifest["name"]
+
+    @property
+    def constraints(self) -> Constraints:
+        return Constraints(
+            python=self.manifest.get("python"),
+            requirements=tuple(self.manifest.get("requirements") or ()),
+            resources=dict(self.manifest.get("resources") or {}),
+        )
+
+    def pack(self) -> bytes:
+        return pack(self.files, self.manifest)
+
+    def __repr__(self) -> str:
+        return f"gw.{type(self).__name__}({self.name!r}, {len(self.files)} files)"
+
+    @classmethod
+    def _read_dir(cls, path) -> tuple[Path, dict, dict[str, bytes]]:
+        root = Path(path).expanduser()
+        if not root.is_dir():
+            raise InvalidInput(f"{root} is not a folder; pass the folder that holds {cls.manifest_file}.")
+        where = str(root / cls.manifest_file)
+        data = mf.load_yaml(root / cls.manifest_file)
+        files = collect_files(root)
+        return root, {"where": where, "data": data}, files
+
+
+class Algorithm(LocalSource):
+    """Training code: a folder with ``algorithm.yaml`` (see the README for the format)."""
+
+    kind = "algorithm"
+    manifest_file = "algorithm.yaml"
+
+    @classmethod
+    def from_dir(cls, path) -> "Algorithm":
+        root, raw, files = cls._read_dir(path)
+        manifest = mf.algorithm_manifest(raw["data"], raw["where"])
+        module = manifest["entrypoint"].split(":")[0]
+        module_file = module.replace(".", "/") + ".py"
+        package_init = module.replace(".", "/") + "/__init__.py"
+        if module_file not in files and package_init not in files:
+            raise InvalidInput(
+                f"{raw['where']}: field 'entrypoint' names module {module!r}, but {root} has no "
+                f"{module_file}; add it or fix the entrypoint."
+            )
+        return cls(manifest, files, str(root))
+
+    @property
+    def hyperparameters(self) -> list[dict]:
+        return self.manifest["hyperparameters"]
+
+
+class Model(LocalSource):
+    """A trained model: a folder with ``model.yaml`` naming a ``loader``."""
+
+    kind = "model"
+    manifest_file = "model.yaml"
+
+    @classmethod
+    def from_dir(cls, path) -> "Model":
+        root, raw, files = cls._read_dir(path)
+        manifest = mf.model_manifest(raw["data"], raw["where"])
+        module = manifest["loader"].split(":")[0]
+        if module.replace(".", "/") + ".py" not in files and module.replace(".", "/") + "/__init__.py" not in files:
+            raise InvalidInput(
+                f"{raw['where']}: field 'loader' names module {module!r}, which is not in {root}."
+            )
+        return cls(manifest, files, str(root))

@@ -1,0 +1,1 @@
+"""Persistence: the SQL database (``engine``, ``schema``, ``search``) and the artifact store."""

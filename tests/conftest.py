@@ -1,0 +1,182 @@
+"""Shared fixtures: a real gallery database per test (SQLite file, and PostgreSQL
+when GALLERY_TEST_POSTGRES_URL is set), a movable clock and source folders."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+import gallery_widgets as gw
+
+POSTGRES_URL = os.environ.get("GALLERY_TEST_POSTGRES_URL")
+BACKENDS = ["sqlite", "postgres"]
+
+
+class MovableClock:
+    """The gallery's clock for tests: starts at a fixed instant, moved by ``advance``."""
+
+    def __init__(self):
+        self.now = datetime(2026, 1, 15, 9, 0, tzinfo=timezone.utc)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta) -> None:
+        self.now += timedelta(**delta)
+
+
+def _postgres_schema_url(schema: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    url = make_url(POSTGRES_URL)
+    return url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request) -> str:
+    if request.param == "postgres" and not POSTGRES_URL:
+        pytest.skip("PostgreSQL tests need GALLERY_TEST_POSTGRES_URL (e.g. postgresql://postgres@127.0.0.1/test)")
+    return request.param
+
+
+@pytest.fixture
+def gallery_url(backend, tmp_path):
+    """A fresh, empty gallery database; dropped afterwards."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'gallery.db'}"
+        return
+    import sqlalchemy
+
+    schema = f"gw_test_{uuid.uuid4().hex[:12]}"
+    admin = sqlalchemy.create_engine(gw_url(POSTGRES_URL))
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield _postgres_schema_url(schema)
+    finally:
+        from gallery_widgets import gallery as gallery_module
+
+        for key, context in list(gallery_module._contexts.items()):
+            if schema in key[0]:
+                context.db.dispose()
+                del gallery_module._contexts[key]
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+
+
+def gw_url(url: str) -> str:
+    from gallery_widgets.store.engine import normalise_url
+
+    return normalise_url(url)
+
+
+@pytest.fixture
+def clock() -> MovableClock:
+    return MovableClock()
+
+
+@pytest.fixture
+def open_as(gallery_url, tmp_path, clock):
+    """``open_as("alice")`` opens the test gallery as that user. The first one opened is admin."""
+    opened = []
+
+    def _open(user: str):
+        g = gw.open(gallery_url, user=user, clock=clock, artifacts=tmp_path / "artifacts")
+        opened.append(g)
+        return g
+
+    yield _open
+    if opened:
+        opened[0].close()
+
+
+@pytest.fixture
+def admin(open_as):
+    return open_as("admin")
+
+
+@pytest.fixture
+def alice(admin, open_as):
+    return open_as("alice")
+
+
+@pytest.fixture
+def bob(admin, open_as):
+    return open_as("bob")
+
+
+@pytest.fixture
+def carol(admin, open_as):
+    return open_as("carol")
+
+
+def write_algorithm(root: Path, name: str = "demo-algo", *, extra_files: dict | None = None, manifest: str | None = None,
+                    python: str | None = None, requirements=()) -> Path:
+    """A source folder with a valid ``algorithm.yaml`` and ``train.py``."""
+    root.mkdir(parents=True, exist_ok=True)
+    if manifest is None:
+        lines = [
+            f"name: {name}",
+            "entrypoint: train:main",
+            "hyperparameters:",
+            "  - {name: lr, type: float, default: 0.1, range: [0.0, 1.0], description: learning rate}",
+            "  - {name: epochs, type: int, default: 2, required: true}",
+            "  - {name: optimizer, type: str, default: sgd, choices: [sgd, adam]}",
+            "inputs: [{name: data, description: training data}]",
+            "outputs: [{name: model}]",
+        ]
+        if python:
+            lines.append(f"python: '{python}'")
+        if requirements:
+            lines.append("requirements: [" + ", ".join(f"'{r}'" for r in requirements) + "]")
+        manifest = "\n".join(lines) + "\n"
+    (root / "algorithm.yaml").write_text(textwrap.dedent(manifest))
+    (root / "train.py").write_text("def main(params, inputs, outputs):\n    return {'loss': 0.5}\n")
+    for rel, content in (extra_files or {}).items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content) if isinstance(content, str) else path.write_bytes(content)
+    return root
+
+
+@pytest.fixture
+def algo_dir(tmp_path) -> Path:
+    return write_algorithm(tmp_path / "src" / "demo-algo")
+
+
+@pytest.fixture
+def make_source(tmp_path):
+    """``make_source("name", **write_algorithm_options)`` → a loaded ``gw.Algorithm``."""
+    counter = iter(range(10_000))
+
+    def _make(name: str = "demo-algo", **options):
+        return gw.Algorithm.from_dir(write_algorithm(tmp_path / "src" / f"{name}-{next(counter)}", name, **options))
+
+    return _make
+
+
+@pytest.fixture
+def publish(make_source):
+    """``publish(g, "Title", visibility="public", ...)`` → the published ``Asset``."""
+
+    def _publish(g, title: str = "Demo algorithm", **options):
+        options.setdefault("visibility", "public")
+        options.setdefault("agree", True)
+        source = options.pop("source", None) or make_source()
+        return g.publish(source, title=title, **options)
+
+    return _publish
+
+
+# Smallest valid images, for covers and avatars.
+PNG_1PX = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000100e221bc330000000049454e44ae426082"
+)
+JPEG_HEADER = b"\xff\xd8\xff\xe0" + b"\x00" * 100 + b"\xff\xd9"
