@@ -75,6 +75,8 @@ def _hyperparameters(where: str, items) -> list[dict]:
         ptype = item.get("type")
         if ptype not in PARAM_TYPES:
             _fail(where, f"{name}.type", f"must be one of int, float, str, bool, not {ptype!r}.")
+        if not isinstance(item.get("required", False), bool):
+            _fail(where, f"{name}.required", f"must be true or false, not {item['required']!r}.")
         spec = {
             "name": name,
             "type": ptype,

@@ -9,7 +9,7 @@ from ..errors import Conflict, InvalidInput, NotFound
 from ..store import convert
 from ..store.schema import AssetRow, NotificationRow, UserRow
 from . import validate
-from .base import UNSET, ServiceBase
+from .base import UNSET, ServiceBase, refresh_search
 
 
 class Accounts(ServiceBase):
@@ -69,10 +69,8 @@ class Accounts(ServiceBase):
     @staticmethod
     def _reindex_publisher(s, me: UserRow) -> None:
         """Keyword search reads the publisher's nickname too."""
-        from .publishing import search_doc
-
         for asset in s.scalars(select(AssetRow).where(AssetRow.publisher_id == me.id)):
-            asset.search_doc = search_doc(asset.title, asset.summary, asset.description, me)
+            refresh_search(asset, me)
 
     def avatar_image(self, username: str | None = None) -> bytes | None:
         name = validate.username(username or self.username)

@@ -8,11 +8,13 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.orm import object_session
 
 from ..artifacts import ArtifactStore
 from ..errors import InvalidInput, NotFound, PermissionDenied
 from ..store.engine import Database
-from ..store.schema import AssetRow, SubscriptionRow, UserRow, VersionRow, WhitelistRow
+from ..store.schema import AssetRow, AssetTextRow, SubscriptionRow, UserRow, VersionRow, WhitelistRow
+from ..store.search import facets
 from . import validate
 
 Clock = Callable[[], datetime]
@@ -144,3 +146,34 @@ class ServiceBase:
     def _require_admin(self, me: UserRow, action: str) -> None:
         if not self._is_admin(me):
             raise PermissionDenied(f"Only a gallery admin can {action}; ask an admin of this gallery.")
+
+
+def refresh_search(asset: AssetRow, publisher: UserRow) -> None:
+    """Recompute what the market search reads for ``asset``; call after every change to
+    its texts, status, visibility, whitelists, flags or categories (and the publisher's
+    nickname). The session is flushed first so whitelist and category rows are current."""
+    object_session(asset).flush()
+    if asset.texts is None:
+        asset.texts = AssetTextRow(description="", description_html="")
+    texts = asset.texts
+    texts.search_doc = "\n".join(
+        (asset.title, asset.summary, texts.description or "", publisher.username, publisher.nickname)
+    )
+    audience = {publisher.username}
+    if asset.visibility == "group":
+        audience.update(
+            object_session(asset).scalars(
+                select(WhitelistRow.username)
+                .join(VersionRow, VersionRow.id == WhitelistRow.version_id)
+                .where(VersionRow.asset_id == asset.id)
+            )
+        )
+    texts.facets = facets(
+        audience=audience,
+        kind=asset.kind,
+        status=asset.status,
+        visibility=asset.visibility,
+        official=asset.official,
+        featured=asset.featured,
+        categories=[c.category for c in asset.categories],
+    )

@@ -16,6 +16,7 @@ from ..store.schema import (
     AcceptanceRow,
     AssetCategoryRow,
     AssetRow,
+    AssetTextRow,
     DependencyRow,
     SubscriptionRow,
     UserRow,
@@ -23,7 +24,7 @@ from ..store.schema import (
     WhitelistRow,
 )
 from . import agreements, validate
-from .base import UNSET, ServiceBase
+from .base import UNSET, ServiceBase, refresh_search
 from .markdown import render_markdown
 from .taxonomy import validate_categories
 
@@ -32,10 +33,6 @@ _WIDER = {"private": 0, "group": 1, "public": 2}
 
 def new_content_id() -> str:
     return base64.b32encode(secrets.token_bytes(10)).decode().lower()
-
-
-def search_doc(title: str, summary: str, description: str, publisher: UserRow) -> str:
-    return "\n".join((title, summary, description, publisher.username, publisher.nickname))
 
 
 class Publishing(ServiceBase):
@@ -187,6 +184,7 @@ class Publishing(ServiceBase):
                 for step, algorithm_version_id in dependencies:
                     s.add(DependencyRow(workflow_version_id=row.id, algorithm_version_id=algorithm_version_id,
                                         step=step))
+                refresh_search(asset, asset.publisher)
                 s.add(AcceptanceRow(
                     user_id=me.id,
                     agreement=agreements.PUBLISHING_AGREEMENT.id,
@@ -208,9 +206,6 @@ class Publishing(ServiceBase):
             kind=kind,
             title=title,
             summary=summary,
-            description="",
-            description_html="",
-            search_doc=search_doc(title, summary, "", me),
             publisher_id=me.id,
             visibility=visibility,
             status="released",
@@ -227,6 +222,8 @@ class Publishing(ServiceBase):
             subscriptions=0,
         )
         asset.categories = [AssetCategoryRow(category=c, position=i) for i, c in enumerate(categories)]
+        asset.texts = AssetTextRow(description="", description_html="")
+        asset.publisher = me
         s.add(asset)
         try:
             s.flush()
@@ -292,9 +289,9 @@ class Publishing(ServiceBase):
             changes["title"] = validate.title(title)
         if summary is not UNSET:
             changes["summary"] = validate.text("summary", summary, max_len=validate.MAX_SUMMARY, one_line=True)
+        new_description = None
         if description is not UNSET:
-            changes["description"] = validate.text("description", description, max_len=validate.MAX_DESCRIPTION)
-            changes["description_html"] = render_markdown(changes["description"])
+            new_description = validate.text("description", description, max_len=validate.MAX_DESCRIPTION)
         if categories is not UNSET:
             new_categories = validate_categories(categories)
         if paper is not UNSET:
@@ -324,10 +321,12 @@ class Publishing(ServiceBase):
                     asset.cover = cover_digest
                 if categories is not UNSET:
                     asset.categories = [AssetCategoryRow(category=c, position=i) for i, c in enumerate(new_categories)]
-                asset.search_doc = search_doc(asset.title, asset.summary, asset.description, publisher)
+                if new_description is not None:
+                    asset.texts.description = new_description
+                    asset.texts.description_html = render_markdown(new_description)
                 asset.updated_at = self._now()
                 try:
-                    s.flush()
+                    refresh_search(asset, publisher)
                 except IntegrityError:
                     raise Conflict(f"You already publish a {asset.kind} titled {asset.title!r}; pick another title.") from None
                 return self._details(s, me, asset)
@@ -385,6 +384,7 @@ class Publishing(ServiceBase):
                 if not has_users:
                     raise InvalidInput("visibility 'group' needs at least one user in group_users (SPEC V4).")
             asset.visibility = target
+            refresh_search(asset, asset.publisher)
             if new_duration is not UNSET:
                 asset.duration_days = new_duration.days if new_duration else None
                 asset.auto_renew = new_duration.auto_renew if new_duration else False
@@ -413,6 +413,7 @@ class Publishing(ServiceBase):
             _apply_whitelist(version, users, add)
             if not add and asset.visibility == "group":
                 self._require_someone_whitelisted(s, asset)
+            refresh_search(asset, asset.publisher)
             propagated, skipped = [], []
             if asset.kind == "workflow":
                 for algorithm_version, algorithm in self._workflow_dependencies(s, version):
@@ -421,6 +422,7 @@ class Publishing(ServiceBase):
                         _apply_whitelist(algorithm_version, users, add)
                         if not add and algorithm.visibility == "group":
                             self._require_someone_whitelisted(s, algorithm)
+                        refresh_search(algorithm, algorithm.publisher)
                         propagated.append(ref)
                     else:
                         skipped.append(ref)
@@ -511,6 +513,7 @@ class Publishing(ServiceBase):
             me = self._me(s)
             asset = self._owned_asset(s, me, content_id, action="discontinue or release it")
             asset.status = status
+            refresh_search(asset, asset.publisher)
             asset.updated_at = self._now()
             s.flush()
             return self._details(s, me, asset)
@@ -578,6 +581,7 @@ class Publishing(ServiceBase):
             if asset is None:
                 raise NotFound(f"No asset {content_id!r} exists in this gallery.")
             setattr(asset, name, value)
+            refresh_search(asset, asset.publisher)
             s.flush()
             return self._details(s, me, asset)
 

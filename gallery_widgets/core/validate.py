@@ -29,7 +29,7 @@ MAX_PAGE_SIZE = 100
 MAX_IMAGE_BYTES = 1024 * 1024
 MAX_DURATION_DAYS = 36_500
 
-_VERSION = re.compile(r"^(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})$")
+_VERSION = re.compile(r"^(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})$", re.ASCII)  # ASCII digits only (P3)
 _CONTENT_ID = re.compile(r"^[A-Za-z0-9_-]{6,64}$")
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

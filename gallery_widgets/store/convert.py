@@ -59,6 +59,28 @@ def summary(row: AssetRow) -> AssetSummary:
     return AssetSummary(**_summary_fields(row))
 
 
+def summary_from_mapping(row, categories) -> AssetSummary:
+    """A summary from a plain result row of ``assets`` plus ``publisher_name``/``publisher_nick``."""
+    return AssetSummary(
+        content_id=row["content_id"],
+        kind=row["kind"],
+        title=row["title"],
+        summary=row["summary"],
+        publisher=row["publisher_name"],
+        publisher_nickname=row["publisher_nick"],
+        official=row["official"],
+        featured=row["featured"],
+        status=row["status"],
+        visibility=row["visibility"],
+        views=row["views"],
+        favorites=row["favorites"],
+        subscriptions=row["subscriptions"],
+        published_at=row["published_at"],
+        categories=tuple(categories),
+        cover=row["cover"],
+    )
+
+
 def constraints(data: dict | None) -> Constraints:
     data = data or {}
     return Constraints(
@@ -86,8 +108,8 @@ def asset(row: AssetRow, versions: tuple[Version, ...], *, favorited: bool, subs
     duration = Duration(row.duration_days, row.auto_renew) if row.duration_days else None
     return Asset(
         **_summary_fields(row),
-        description=row.description,
-        description_html=row.description_html,
+        description=row.texts.description if row.texts else "",
+        description_html=row.texts.description_html if row.texts else "",
         versions=versions,
         paper=paper,
         code_open=row.code_open,

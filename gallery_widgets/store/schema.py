@@ -66,10 +66,6 @@ class AssetRow(Base):
     kind: Mapped[str] = mapped_column(String(16))
     title: Mapped[str] = mapped_column(String(100))
     summary: Mapped[str] = mapped_column(String(200), default="")
-    description: Mapped[str] = mapped_column(Text, default="")
-    description_html: Mapped[str] = mapped_column(Text, default="")
-    # title, summary, description and publisher in one text: what keyword search reads.
-    search_doc: Mapped[str] = mapped_column(Text, default="")
     cover: Mapped[str | None] = mapped_column(String(64), nullable=True)
     publisher_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     official: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -89,6 +85,9 @@ class AssetRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     publisher: Mapped[UserRow] = relationship(lazy="joined", innerjoin=True)
+    texts: Mapped["AssetTextRow"] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, lazy="select", uselist=False
+    )
     categories: Mapped[list["AssetCategoryRow"]] = relationship(
         cascade="all, delete-orphan", passive_deletes=True, lazy="selectin", order_by="AssetCategoryRow.position"
     )
@@ -105,6 +104,22 @@ class AssetRow(Base):
         Index("ix_assets_market_latest", "kind", "status", "published_at", "id"),
         Index("ix_assets_publisher", "publisher_id", "kind"),
     )
+
+
+class AssetTextRow(Base):
+    """An asset's long texts, kept out of ``assets`` so market scans read narrow rows.
+
+    ``search_doc`` (title, summary, description, publisher) and ``facets`` (tokens for
+    kind, status, visibility, flags and categories, see ``store.search.facets``) are
+    what the full-text index reads.
+    """
+
+    __tablename__ = "asset_texts"
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), primary_key=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    description_html: Mapped[str] = mapped_column(Text, default="")
+    search_doc: Mapped[str] = mapped_column(Text, default="")
+    facets: Mapped[str] = mapped_column(Text, default="")
 
 
 class AssetCategoryRow(Base):

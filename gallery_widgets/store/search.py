@@ -1,30 +1,42 @@
-"""Everything dialect-specific lives here: keyword search and insert-or-ignore.
+"""Everything dialect-specific lives here: the market query plans and insert-or-ignore.
 
-SQLite uses an FTS5 table kept in step with ``assets.search_doc`` by triggers;
-PostgreSQL a GIN index over ``to_tsvector('simple', search_doc)``. Both match
-every word of the query as a prefix ("reinf lear" finds "reinforcement learning").
+SQLite keeps an FTS5 index over ``asset_texts`` with two columns: ``search_doc``
+(title, summary, description, publisher) and ``facets``, tokens for kind, status,
+visibility, official/featured and categories. Counting inside FTS5 is a merge of
+posting lists in C, so even "every asset that says *model*" is counted in a few
+milliseconds; the page itself is then read either from the small matching set, or,
+when the set is large, by walking the sort index and checking each row.
+
+PostgreSQL uses a GIN index over ``to_tsvector('simple', search_doc)`` and plain SQL.
+Both match every word of the query as a prefix ("reinf lear" finds "reinforcement learning").
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
+from dataclasses import dataclass, field
 
-from sqlalchemy import column, func, literal_column, select, table, text
+from sqlalchemy import column, desc, exists, func, literal_column, select, table, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 MAX_TERMS = 8
+# Below this many matches a page is sorted from the matching set; above, the sort index is walked.
+SET_FIRST_LIMIT = 3000
 
 SQLITE_DDL = (
-    "CREATE VIRTUAL TABLE assets_fts USING fts5(search_doc, content='assets', content_rowid='id', "
-    "tokenize='unicode61 remove_diacritics 2', prefix='2 3')",
-    "CREATE TRIGGER assets_fts_ai AFTER INSERT ON assets BEGIN "
-    "INSERT INTO assets_fts(rowid, search_doc) VALUES (new.id, new.search_doc); END",
-    "CREATE TRIGGER assets_fts_ad AFTER DELETE ON assets BEGIN "
-    "INSERT INTO assets_fts(assets_fts, rowid, search_doc) VALUES ('delete', old.id, old.search_doc); END",
-    "CREATE TRIGGER assets_fts_au AFTER UPDATE OF search_doc ON assets BEGIN "
-    "INSERT INTO assets_fts(assets_fts, rowid, search_doc) VALUES ('delete', old.id, old.search_doc); "
-    "INSERT INTO assets_fts(rowid, search_doc) VALUES (new.id, new.search_doc); END",
+    "CREATE VIRTUAL TABLE assets_fts USING fts5(search_doc, facets, content='asset_texts', "
+    "content_rowid='asset_id', tokenize='unicode61 remove_diacritics 2', prefix='2 3 4 5 6 7 8')",
+    "CREATE TRIGGER assets_fts_ai AFTER INSERT ON asset_texts BEGIN "
+    "INSERT INTO assets_fts(rowid, search_doc, facets) VALUES (new.asset_id, new.search_doc, new.facets); END",
+    "CREATE TRIGGER assets_fts_ad AFTER DELETE ON asset_texts BEGIN "
+    "INSERT INTO assets_fts(assets_fts, rowid, search_doc, facets) "
+    "VALUES ('delete', old.asset_id, old.search_doc, old.facets); END",
+    "CREATE TRIGGER assets_fts_au AFTER UPDATE OF search_doc, facets ON asset_texts BEGIN "
+    "INSERT INTO assets_fts(assets_fts, rowid, search_doc, facets) "
+    "VALUES ('delete', old.asset_id, old.search_doc, old.facets); "
+    "INSERT INTO assets_fts(rowid, search_doc, facets) VALUES (new.asset_id, new.search_doc, new.facets); END",
 )
 SQLITE_DROP = (
     "DROP TRIGGER IF EXISTS assets_fts_au",
@@ -33,9 +45,9 @@ SQLITE_DROP = (
     "DROP TABLE IF EXISTS assets_fts",
 )
 POSTGRES_DDL = (
-    "CREATE INDEX ix_assets_search ON assets USING gin (to_tsvector('simple', search_doc))",
+    "CREATE INDEX ix_asset_texts_search ON asset_texts USING gin (to_tsvector('simple', search_doc))",
 )
-POSTGRES_DROP = ("DROP INDEX IF EXISTS ix_assets_search",)
+POSTGRES_DROP = ("DROP INDEX IF EXISTS ix_asset_texts_search",)
 
 
 def ddl(dialect_name: str, *, drop: bool = False) -> tuple[str, ...]:
@@ -51,34 +63,146 @@ def terms(query: str) -> list[str]:
     return [w.lower() for w in _WORD.findall(query or "")][:MAX_TERMS]
 
 
-class KeywordSearch:
-    """The matching ids and a relevance score for one query, in one dialect."""
+# -- facet tokens ---------------------------------------------------------------------
+# Made of letters and digits only, so the tokenizer keeps each one whole; they live in
+# their own FTS column, so a keyword never matches them.
+def _hashed(prefix: str, value: str) -> str:
+    return prefix + hashlib.sha1(value.encode()).hexdigest()[:16]
 
-    def __init__(self, dialect_name: str, words: list[str]):
-        self.dialect = dialect_name
-        self.words = words
 
-    def matching(self):
-        """A selectable of (id, rank) for the assets matching every word; lower rank is better."""
-        if self.dialect == "sqlite":
-            fts_query = " ".join(f'"{w}"*' for w in self.words)
-            fts = table("assets_fts", column("rowid"))
-            return (
-                select(
-                    fts.c.rowid.label("id"),
-                    literal_column("bm25(assets_fts)").label("rank"),
-                )
-                .select_from(fts)
-                .where(text("assets_fts MATCH :fts_query").bindparams(fts_query=fts_query))
-            ).subquery("kw")
-        tsquery = func.to_tsquery("simple", " & ".join(f"{w}:*" for w in self.words))
-        vector = func.to_tsvector("simple", literal_column("assets.search_doc"))
-        assets = table("assets", column("id"))
-        return (
-            select(assets.c.id.label("id"), (-func.ts_rank(vector, tsquery)).label("rank"))
-            .select_from(assets)
-            .where(vector.op("@@")(tsquery))
-        ).subquery("kw")
+def _category_token(category: str) -> str:
+    return _hashed("zzc", category)
+
+
+def _user_token(username: str) -> str:
+    return _hashed("zzu", username)
+
+
+FLAG_TOKENS = {"official": "zzofficial", "featured": "zzfeatured"}
+
+
+def facets(*, kind: str, status: str, visibility: str, official: bool, featured: bool, categories,
+           audience) -> str:
+    """The facet tokens of one asset. ``audience``: the users who see it although it is not
+    public (its publisher, and for "group" the users whitelisted on any version). This
+    mirrors SPEC V1 for the market, so a count never has to leave the index."""
+    tokens = []
+    if status == "released":
+        tokens.append(f"zzr{kind}")  # in the market of its kind (for admins and the audience)
+        if visibility == "public":
+            tokens.append(f"zzp{kind}")  # in everyone's market
+    tokens.extend(_user_token(u) for u in sorted(set(audience)))
+    if official:
+        tokens.append(FLAG_TOKENS["official"])
+    if featured:
+        tokens.append(FLAG_TOKENS["featured"])
+    tokens.extend(_category_token(c) for c in categories)
+    return " ".join(tokens)
+
+
+@dataclass
+class MarketQuery:
+    """One market request, with the visibility rule already turned into SQL by the core."""
+
+    kind: str
+    words: list[str]
+    categories: tuple[str, ...]
+    tab: str  # all | featured | official | favorites
+    sort_column: object  # an AssetRow column, or None for relevance
+    offset: int
+    limit: int
+    admin: bool
+    username: str
+    filters: list = field(default_factory=list)  # SQL conditions: kind, status, visibility, tab, categories
+
+
+def run_market_query(session, q: MarketQuery, assets) -> tuple[int, list[int]]:
+    """(total, ids of the page in order) for ``q``; ``assets`` is the AssetRow class."""
+    if session.get_bind().dialect.name == "sqlite":
+        return _sqlite_market(session, q, assets)
+    return _postgres_market(session, q, assets)
+
+
+def _order(q: MarketQuery, assets, rank=None):
+    if q.sort_column is None and rank is not None:
+        return [rank, desc(assets.id)]
+    return [desc(q.sort_column), desc(assets.id)]
+
+
+def _sqlite_words(words) -> str:
+    return " AND ".join(f'search_doc : "{w}"*' for w in words)
+
+
+def _sqlite_market(session, q: MarketQuery, assets):
+    fts = table("assets_fts", column("rowid"))
+    if q.admin:
+        visible = f"facets : zzr{q.kind}"
+    else:
+        visible = f"(facets : zzp{q.kind} OR (facets : zzr{q.kind} AND facets : {_user_token(q.username)}))"
+    facet_terms = [_category_token(c) for c in q.categories]
+    if q.tab in FLAG_TOKENS:
+        facet_terms.append(FLAG_TOKENS[q.tab])
+    expression = " AND ".join(
+        [visible] + [f"facets : {t}" for t in facet_terms] + ([_sqlite_words(q.words)] if q.words else [])
+    )
+
+    def fts_ids(expr):
+        return select(fts.c.rowid).select_from(fts).where(text("assets_fts MATCH :expr").bindparams(expr=expr))
+
+    def words_match():
+        inner = fts_ids(_sqlite_words(q.words)).where(fts.c.rowid == assets.id)
+        return exists(inner)
+
+    if q.tab == "favorites":
+        # A user's favorites are few: filter them in SQL, checking words row by row.
+        conditions = q.filters + ([words_match()] if q.words else [])
+        total = session.scalar(select(func.count()).select_from(assets).where(*conditions))
+        ids = session.scalars(
+            select(assets.id).where(*conditions).order_by(*_order(q, assets)).offset(q.offset).limit(q.limit)
+        ).all()
+        return total, list(ids)
+
+    total = session.scalar(
+        select(func.count()).select_from(fts).where(text("assets_fts MATCH :expr").bindparams(expr=expression))
+    )
+    if total == 0 or q.offset >= total:
+        return total, []
+
+    if q.sort_column is None:  # relevance: rank every match by bm25
+        ranked = (
+            select(fts.c.rowid.label("id"), literal_column("bm25(assets_fts)").label("rank"))
+            .select_from(fts)
+            .where(text("assets_fts MATCH :expr").bindparams(expr=expression))
+        ).subquery("ranked")
+        statement = (
+            select(assets.id).join(ranked, ranked.c.id == assets.id).where(*q.filters)
+            .order_by(ranked.c.rank, desc(assets.id))
+        )
+    elif total <= SET_FIRST_LIMIT:
+        statement = select(assets.id).where(assets.id.in_(fts_ids(expression)), *q.filters).order_by(*_order(q, assets))
+    else:
+        conditions = q.filters + ([words_match()] if q.words else [])
+        statement = select(assets.id).where(*conditions).order_by(*_order(q, assets))
+    ids = session.scalars(statement.offset(q.offset).limit(q.limit)).all()
+    return total, list(ids)
+
+
+def _postgres_market(session, q: MarketQuery, assets):
+    conditions = list(q.filters)
+    rank = None
+    statement = select(assets.id)
+    if q.words:
+        texts = table("asset_texts", column("asset_id"), column("search_doc"))
+        tsquery = func.to_tsquery("simple", " & ".join(f"{w}:*" for w in q.words))
+        vector = func.to_tsvector("simple", texts.c.search_doc)
+        statement = statement.join(texts, texts.c.asset_id == assets.id)
+        conditions.append(vector.op("@@")(tsquery))
+        rank = -func.ts_rank(vector, tsquery)
+    total = session.scalar(select(func.count()).select_from(statement.where(*conditions).subquery()))
+    ids = session.scalars(
+        statement.where(*conditions).order_by(*_order(q, assets, rank)).offset(q.offset).limit(q.limit)
+    ).all()
+    return total, list(ids)
 
 
 def insert_ignore(session, table_, values: dict) -> int:
@@ -86,4 +210,6 @@ def insert_ignore(session, table_, values: dict) -> int:
     dialect = session.get_bind().dialect.name
     module = sqlite if dialect == "sqlite" else postgresql
     statement = module.insert(table_).values(**values).on_conflict_do_nothing()
-    return session.execute(statement).rowcount
+    # Count RETURNING rows: psycopg reports rowcount -1 (truthy) for ON CONFLICT DO NOTHING.
+    return len(session.execute(statement.returning(literal_column("1"))).all())
+

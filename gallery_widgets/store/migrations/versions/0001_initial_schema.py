@@ -48,9 +48,6 @@ def upgrade() -> None:
     sa.Column('kind', sa.String(length=16), nullable=False),
     sa.Column('title', sa.String(length=100), nullable=False),
     sa.Column('summary', sa.String(length=200), nullable=False),
-    sa.Column('description', sa.Text(), nullable=False),
-    sa.Column('description_html', sa.Text(), nullable=False),
-    sa.Column('search_doc', sa.Text(), nullable=False),
     sa.Column('cover', sa.String(length=64), nullable=True),
     sa.Column('publisher_id', sa.Integer(), nullable=False),
     sa.Column('official', sa.Boolean(), nullable=False),
@@ -103,6 +100,15 @@ def upgrade() -> None:
     with op.batch_alter_table('asset_categories', schema=None) as batch_op:
         batch_op.create_index('ix_asset_categories_category', ['category', 'asset_id'], unique=False)
 
+    op.create_table('asset_texts',
+    sa.Column('asset_id', sa.Integer(), nullable=False),
+    sa.Column('description', sa.Text(), nullable=False),
+    sa.Column('description_html', sa.Text(), nullable=False),
+    sa.Column('search_doc', sa.Text(), nullable=False),
+    sa.Column('facets', sa.Text(), nullable=False),
+    sa.ForeignKeyConstraint(['asset_id'], ['assets.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('asset_id')
+    )
     op.create_table('comments',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('asset_id', sa.Integer(), nullable=False),
@@ -231,6 +237,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_comments_asset')
 
     op.drop_table('comments')
+    op.drop_table('asset_texts')
     with op.batch_alter_table('asset_categories', schema=None) as batch_op:
         batch_op.drop_index('ix_asset_categories_category')
 

@@ -1,0 +1,60 @@
+"""``gallery-widgets`` (or ``python -m gallery_widgets``): operator commands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .errors import GalleryError
+
+
+def _url(args) -> str:
+    if args.url:
+        return args.url
+    from .gallery import default_home
+
+    return f"sqlite:///{default_home() / 'gallery.db'}"
+
+
+def cmd_upgrade(args) -> int:
+    from .store.engine import HEAD_REVISION, Database
+    from .store.migrate import upgrade
+
+    database = Database(_url(args))
+    before = database.current_revision()
+    upgrade(database)
+    print(f"{database.url_for_humans}: schema {before or 'empty'} -> {HEAD_REVISION}")
+    database.dispose()
+    return 0
+
+
+def cmd_info(args) -> int:
+    from .store.engine import HEAD_REVISION, Database
+
+    database = Database(_url(args))
+    print(f"database: {database.url_for_humans}")
+    print(f"schema:   {database.current_revision() or 'empty'} (this gallery_widgets needs {HEAD_REVISION})")
+    database.dispose()
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="gallery-widgets", description="Operate a gallery_widgets gallery.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, func, text in (
+        ("upgrade", cmd_upgrade, "bring the gallery database to this version's schema (back it up first)"),
+        ("info", cmd_info, "show the database and its schema revision"),
+    ):
+        command = sub.add_parser(name, help=text)
+        command.add_argument("--url", help="SQLAlchemy URL; default: the embedded gallery under GALLERY_HOME")
+        command.set_defaults(func=func)
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except GalleryError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
