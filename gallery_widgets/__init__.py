@@ -45,6 +45,9 @@ _LAZY = {
     "LocalGallery": ("gallery_widgets.gallery", "LocalGallery"),
     "Algorithm": ("gallery_widgets.sources", "Algorithm"),
     "Model": ("gallery_widgets.sources", "Model"),
+    "Workflow": ("gallery_widgets.workflow", "Workflow"),
+    "Step": ("gallery_widgets.workflow", "Step"),
+    "report": ("gallery_widgets.runtime.report", "report"),
     "categories": ("gallery_widgets.core.taxonomy", "all_categories"),
     "taxonomy": ("gallery_widgets.core.taxonomy", "taxonomy"),
     "render_markdown": ("gallery_widgets.core.markdown", "render_markdown"),
@@ -69,7 +72,7 @@ def __dir__():
 
 
 __all__ = [
-    "open", "Algorithm", "Model", "Duration", "Paper", "Page", "Asset", "AssetSummary", "Version",
+    "open", "Algorithm", "Model", "Workflow", "Step", "report", "Duration", "Paper", "Page", "Asset", "AssetSummary", "Version",
     "Subscription", "Comment", "User", "Notification", "Constraints", "WhitelistChange", "GalleryError",
     "NotFound", "PermissionDenied", "InvalidInput", "Conflict", "SubscriptionRequired", "AgreementRequired",
     "ScanFailed", "SchemaOutdated", "categories", "taxonomy", "LICENSES",

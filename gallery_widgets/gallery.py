@@ -16,13 +16,15 @@ from .core.base import Clock, Context, utc_now
 from .core.market import Market
 from .core.publishing import Publishing
 from .core.subscriptions import Subscriptions
+from .core.using import Using
+from .core.workflows import Workflows
 from .errors import InvalidInput
 from .store.engine import Database
 from .store.schema import UserRow
 from .store.search import insert_ignore
 
 
-class LocalGallery(Accounts, Market, Subscriptions, Publishing):
+class LocalGallery(Accounts, Market, Subscriptions, Publishing, Workflows, Using):
     """A gallery opened by one user, over a SQL database and a local artifact folder.
 
     Every method acts as ``self.username``; see SPEC §4 for the whole API.

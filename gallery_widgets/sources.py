@@ -51,10 +51,73 @@ class LocalSource:
 
 
 class Algorithm(LocalSource):
-    """Training code: a folder with ``algorithm.yaml`` (see the README for the format)."""
+    """Training code: a folder with ``algorithm.yaml`` (see the README for the format),
+    or a notebook function (``from_function``)."""
 
     kind = "algorithm"
     manifest_file = "algorithm.yaml"
+
+    @classmethod
+    def from_function(cls, fn, *, name: str | None = None, hyperparameters=None, inputs=None, outputs=None,
+                      requirements=None, python: str | None = None, description: str = "") -> "Algorithm":
+        """A function ``fn(params, inputs, outputs)`` from a notebook cell as an algorithm.
+
+        Its source, and the imports, constants and helper functions of the notebook it
+        uses, are captured into ``train.py``. ``hyperparameters`` is the manifest's list
+        form or a dict of name -> default.
+
+        Raises:
+            InvalidInput: the function's source cannot be read, it uses notebook objects
+                that cannot be packed, or a manifest field is invalid.
+        """
+        from .capture import capture_function, hyperparameters_from
+
+        source = capture_function(fn)
+        where = f"Algorithm.from_function({fn.__name__})"
+        manifest = mf.algorithm_manifest(
+            {
+                "name": name or fn.__name__.replace("_", "-"),
+                "entrypoint": f"train:{fn.__name__}",
+                "hyperparameters": hyperparameters_from(hyperparameters),
+                "inputs": inputs,
+                "outputs": outputs,
+                "requirements": requirements,
+                "python": python,
+                "description": description or (fn.__doc__ or "").strip(),
+            },
+            where,
+        )
+        return cls(manifest, {"train.py": source.encode()}, origin=where)
+
+    def code_dir(self) -> Path:
+        """A folder holding this algorithm's files (its own folder, or a copy for captured functions)."""
+        if self.origin and Path(self.origin).is_dir():
+            return Path(self.origin)
+        if getattr(self, "_materialized", None) is None:
+            import tempfile
+
+            folder = Path(tempfile.mkdtemp(prefix=f"gw-{self.name}-"))
+            for rel, data in self.files.items():
+                (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+                (folder / rel).write_bytes(data)
+            self._materialized = folder
+        return self._materialized
+
+    def train(self, params=None, inputs=None, output_dir=None, *, jobs_root=None, memory_limit_mb=None,
+              timeout_s=None):
+        """Run this algorithm as a training job in its own process; returns the ``Job`` (SPEC U2).
+
+        Raises:
+            InvalidInput: a hyperparameter or input that does not fit the manifest (the field is named).
+        """
+        from .gallery import default_home
+        from .training import start_training
+
+        return start_training(
+            code_dir=self.code_dir(), manifest=self.manifest, params=params, inputs=inputs, output_dir=output_dir,
+            jobs_root=Path(jobs_root) if jobs_root else default_home() / "jobs",
+            memory_limit_mb=memory_limit_mb, timeout_s=timeout_s,
+        )
 
     @classmethod
     def from_dir(cls, path) -> "Algorithm":

@@ -119,3 +119,25 @@ class Accounts(ServiceBase):
         """Record a notification in its own transaction (it must outlive a failed publish)."""
         with self._db.write() as s:
             s.add(NotificationRow(user_id=user_id, subject=subject, body=body, created_at=self._now(), read=False))
+
+    def _notify_scan_failure(self, source, failures) -> None:
+        """Tell the publisher why a publish failed: in the gallery, and by email when SMTP is set up."""
+        import logging
+        import smtplib
+
+        from ..notify import SmtpSettings, scan_report, send_email
+
+        version = getattr(source, "version", "") or ""
+        subject, body = scan_report(source.name, source.kind, version, failures)
+        self._notify(self._user_id, subject, body)
+        settings = SmtpSettings.from_env()
+        if settings is None:
+            return
+        with self._db.read() as s:
+            address = self._me(s).email
+        if not address:
+            return
+        try:
+            send_email(settings, address, subject, body)
+        except (OSError, smtplib.SMTPException) as exc:  # the in-gallery notification is already there
+            logging.getLogger("gallery_widgets").warning("Could not email %s about a failed scan: %s", address, exc)

@@ -1,0 +1,161 @@
+"""Publishing a workflow and the algorithms it uses, in one transaction (SPEC P6, 003 seed)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from ..errors import InvalidInput, NotFound
+from ..store.schema import AssetRow, DependencyRow, VersionRow
+from ..workflow import StepOutput
+from . import validate
+from .base import ServiceBase
+
+
+class Workflows(ServiceBase):
+    def release_workflow(self, workflow, *, content_id=None, version=None, description="", title=None,
+                         visibility="private", group_users=(), summary="", duration=None, categories=()):
+        """Publish ``workflow`` as a new asset (no ``content_id``) or as its next version.
+
+        Local algorithm steps are published too: as new algorithm assets at 1.0.0, or — for
+        a new version — as the next version of the algorithm the previous workflow version
+        used for that step when you publish it and its code changed. Everything happens in
+        one transaction: a failure leaves nothing behind.
+
+        Raises:
+            InvalidInput: bad title, version, visibility or whitelist; a step reference that
+                does not exist or that you may not use; a step wired to an unknown output.
+            Conflict: a version that is not newer, or a title you already use.
+            ScanFailed: a step's code failed the security scan.
+        """
+        from ..workflow import Workflow
+
+        if not isinstance(workflow, Workflow):
+            raise InvalidInput(f"release_workflow needs a gw.Workflow, not {type(workflow).__name__}.")
+        number = validate.parse_version(version) if version is not None else None
+        description = validate.text("description", description, max_len=validate.MAX_VERSION_DESCRIPTION)
+        if content_id is None:
+            title = validate.title(workflow.name if title is None else title)
+            visibility = validate.visibility(visibility)
+            whitelist = validate.usernames(group_users)
+            if visibility == "group" and not whitelist:
+                raise InvalidInput("group_users is mandatory when visibility is 'group' (SPEC V4).")
+            new_asset = dict(title=title, summary=validate.text("summary", summary, max_len=validate.MAX_SUMMARY,
+                                                                  one_line=True),
+                             visibility=visibility, duration=validate.duration(duration),
+                             categories=_categories(categories))
+        else:
+            validate.content_id(content_id)
+            new_asset, whitelist = None, ()
+        local = {step.name: (step, step.algorithm.pack(), self._scan(step.algorithm)) for step in workflow.local_algorithms}
+
+        with self._new_artifacts() as put:
+            digests = {name: put(archive) for name, (_, archive, _) in local.items()}
+            with self._db.write() as s:
+                me = self._me(s)
+                previous = {}
+                if content_id is not None:
+                    workflow_asset = self._owned_asset(s, me, content_id, action="add versions")
+                    previous = self._previous_step_versions(s, workflow_asset)
+                    whitelist = tuple(w.username for w in self._latest_version(s, workflow_asset).whitelist)
+                    visibility = workflow_asset.visibility
+                references: dict[str, str] = {}
+                resolved: dict[str, dict] = {}
+                dependencies: list[tuple[str, int]] = []
+                for step in workflow.steps:
+                    if step.name in local:
+                        _, archive, findings = local[step.name]
+                        asset, row = self._publish_step(s, me, step, len(archive), digests[step.name], findings,
+                                                        previous.get(step.name), visibility, whitelist,
+                                                        workflow_title=new_asset["title"] if new_asset else None)
+                    else:
+                        asset, row = self._step_reference(s, me, step)
+                    self._check_wiring(step, row, resolved)
+                    references[step.name] = f"{asset.content_id}@{row.version}"
+                    dependencies.append((step.name, row.id))
+                manifest = workflow.resolved_manifest(references)
+                source = workflow.with_manifest(manifest)
+                archive = source.pack()
+                if content_id is None and number is None:
+                    number = (1, 0, 0)
+                asset, _ = self._write_version(
+                    s, me, source, len(archive), put(archive), number,
+                    description, whitelist, new_asset=new_asset, content_id=content_id, dependencies=dependencies,
+                )
+                return self._details(s, me, asset)
+
+    def _previous_step_versions(self, s, workflow_asset) -> dict[str, tuple[AssetRow, VersionRow]]:
+        latest = self._latest_version(s, workflow_asset)
+        rows = s.execute(
+            select(DependencyRow.step, AssetRow, VersionRow)
+            .join(VersionRow, VersionRow.id == DependencyRow.algorithm_version_id)
+            .join(AssetRow, AssetRow.id == VersionRow.asset_id)
+            .where(DependencyRow.workflow_version_id == latest.id)
+        ).all()
+        return {step: (asset, version) for step, asset, version in rows}
+
+    def _publish_step(self, s, me, step, size, digest, findings, previous, visibility, whitelist, workflow_title):
+        """A local algorithm step: reuse, bump or create the algorithm asset it belongs to."""
+        algorithm = step.algorithm
+        if previous is not None and previous[0].publisher_id == me.id:
+            asset, old = previous
+            if old.digest == digest:
+                return asset, old
+            latest = self._latest_version(s, asset)
+            number = (latest.major, latest.minor, latest.patch + 1)
+            return self._write_version(s, me, algorithm, size, digest, number, "", (), content_id=asset.content_id,
+                                       findings=findings)
+        title = validate.title(algorithm.name)
+        taken = s.scalar(select(AssetRow.id).where(AssetRow.publisher_id == me.id, AssetRow.kind == "algorithm",
+                                                   AssetRow.title == title))
+        if taken is not None and workflow_title:
+            title = validate.title(f"{algorithm.name} ({workflow_title})"[: validate.MAX_TITLE])
+        new_asset = dict(title=title, summary=f"Step {step.name} of a workflow", visibility=visibility,
+                         duration=None, categories=())
+        return self._write_version(s, me, algorithm, size, digest, (1, 0, 0), "", whitelist, new_asset=new_asset,
+                                   findings=findings)
+
+    def _step_reference(self, s, me, step) -> tuple[AssetRow, VersionRow]:
+        content_id, _, number = step.reference.partition("@")
+        try:
+            asset = self._visible_asset(s, me, content_id)
+        except NotFound:
+            raise InvalidInput(f"Step {step.name!r}: no algorithm {step.reference} is visible to you.") from None
+        if asset.kind != "algorithm":
+            raise InvalidInput(f"Step {step.name!r}: {step.reference} is a {asset.kind}, not an algorithm.")
+        self._require_usable(s, me, asset)
+        try:
+            row = self._pick_version(s, me, asset, number)
+        except NotFound as exc:
+            raise InvalidInput(f"Step {step.name!r}: {exc}") from None
+        return asset, row
+
+    @staticmethod
+    def _check_wiring(step, row: VersionRow, resolved: dict[str, dict]) -> None:
+        """The step's params and inputs fit its algorithm; wired outputs exist on earlier steps."""
+        from ..training import check_params
+
+        manifest = row.manifest
+        declared_inputs = {i["name"] for i in manifest.get("inputs", [])}
+        unknown = sorted(set(step.inputs) - declared_inputs)
+        if unknown:
+            raise InvalidInput(f"Step {step.name!r}: input(s) {', '.join(unknown)} are not declared by its algorithm "
+                               f"(it takes: {', '.join(sorted(declared_inputs)) or 'none'}).")
+        try:
+            check_params(manifest, step.params)
+        except InvalidInput as exc:
+            raise InvalidInput(f"Step {step.name!r}: {exc}") from None
+        for key, value in step.inputs.items():
+            if isinstance(value, StepOutput):
+                outputs = {o["name"] for o in resolved[value.step].get("outputs", [])}
+                if value.output not in outputs:
+                    raise InvalidInput(
+                        f"Step {step.name!r}: input {key!r} is wired to output {value.output!r} of step "
+                        f"{value.step!r}, which its algorithm does not declare (it has: {', '.join(sorted(outputs)) or 'none'})."
+                    )
+        resolved[step.name] = manifest
+
+
+def _categories(categories):
+    from .taxonomy import validate_categories
+
+    return validate_categories(categories)

@@ -1,0 +1,69 @@
+"""Checking a version's constraints against the live environment (SPEC U5)."""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+from importlib import metadata
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import SpecifierSet
+
+from .entities import Constraints
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B?)?\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "KI": 2**10, "MI": 2**20, "GI": 2**30, "TI": 2**40}
+
+
+def _bytes(text: str) -> float | None:
+    match = _SIZE.match(str(text))
+    if not match:
+        return None
+    unit = (match.group(2) or "").upper().rstrip("B")
+    return float(match.group(1)) * _UNITS.get(unit, 1)
+
+
+def _total_memory() -> float | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def unmet(constraints: Constraints) -> list[str]:
+    """Each constraint this environment does not meet, named, in plain words (empty: all met)."""
+    problems: list[str] = []
+    here = platform.python_version()
+    if constraints.python and not SpecifierSet(constraints.python).contains(here, prereleases=True):
+        problems.append(f"python {constraints.python} (this kernel runs {here})")
+    for text in constraints.requirements:
+        try:
+            requirement = Requirement(text)
+        except InvalidRequirement:
+            problems.append(f"requirement {text!r} cannot be read")
+            continue
+        if requirement.marker is not None and not requirement.marker.evaluate():
+            continue
+        try:
+            installed = metadata.version(requirement.name)
+        except metadata.PackageNotFoundError:
+            problems.append(f"{text} (not installed; pip install '{text}')")
+            continue
+        if requirement.specifier and not requirement.specifier.contains(installed, prereleases=True):
+            problems.append(f"{text} (installed: {installed}; pip install '{text}')")
+    for name, wanted in constraints.resources.items():
+        key = name.lower()
+        if key in ("cpu", "cpus"):
+            have = os.cpu_count() or 1
+            if _bytes(wanted) is not None and have < float(_bytes(wanted)):
+                problems.append(f"{name}: {wanted} (this machine has {have})")
+        elif key in ("memory", "mem", "ram"):
+            need, have = _bytes(wanted), _total_memory()
+            if need is not None and have is not None and have < need:
+                problems.append(f"{name}: {wanted} (this machine has {have / 2**30:.1f} GiB)")
+        elif key in ("gpu", "gpus"):
+            need = _bytes(wanted)
+            if need:
+                problems.append(f"{name}: {wanted} (no GPU is available to this kernel)")
+    return problems

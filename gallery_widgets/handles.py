@@ -1,0 +1,270 @@
+"""What ``import_algorithm`` / ``import_workflow`` hand back to the kernel (SPEC U1-U3)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import InvalidInput, PermissionDenied
+from .packing import MANIFEST_ENTRY
+
+PREVIEW_LIMIT = 100_000
+
+
+class ImportedAlgorithm:
+    """A subscribed algorithm version, verified and unpacked; ``train()`` starts a job (SPEC U1, U2).
+
+    ``module`` and ``preview()`` are available where the code is open or you publish it.
+    """
+
+    def __init__(self, *, gallery, content_id: str, title: str, version: str, manifest: dict, folder: Path,
+                 code_visible: bool, unmet: list[str], jobs_root: Path, check_usable: bool = True):
+        self._gallery = gallery
+        self.content_id = content_id
+        self.title = title
+        self.version = version
+        self.manifest = manifest
+        self.folder = folder
+        self.code_visible = code_visible
+        self.unmet_constraints = tuple(unmet)
+        self.jobs_root = jobs_root
+        self._check_usable = check_usable
+        self._module = None
+
+    def __repr__(self) -> str:
+        return f"<algorithm {self.title!r} {self.version} ({self.content_id})>"
+
+    @property
+    def name(self) -> str:
+        return self.manifest["name"]
+
+    @property
+    def entrypoint(self) -> str:
+        return self.manifest["entrypoint"]
+
+    @property
+    def hyperparameters(self) -> list[dict]:
+        return self.manifest.get("hyperparameters", [])
+
+    @property
+    def inputs(self) -> list[dict]:
+        return self.manifest.get("inputs", [])
+
+    @property
+    def outputs(self) -> list[dict]:
+        return self.manifest.get("outputs", [])
+
+    @property
+    def requirements(self) -> list[str]:
+        return self.manifest.get("requirements", [])
+
+    def _require_code_visible(self) -> None:
+        if not self.code_visible:
+            raise PermissionDenied(
+                f"The code of {self.title!r} is not open; you can train with it, but only its publisher sees the source."
+            )
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        """The files of the algorithm (where its code is open to you)."""
+        self._require_code_visible()
+        return tuple(
+            p.relative_to(self.folder).as_posix()
+            for p in sorted(self.folder.rglob("*"))
+            if p.is_file() and not p.name.startswith(".gallery") and MANIFEST_ENTRY not in p.as_posix()
+        )
+
+    def preview(self, path: str | None = None) -> str:
+        """The text of one file (default: the entrypoint's module), up to 100,000 characters."""
+        self._require_code_visible()
+        if path is None:
+            path = self.entrypoint.split(":")[0].replace(".", "/") + ".py"
+        if path not in self.files:
+            raise InvalidInput(f"{self.title!r} has no file {path!r}; its files are: {', '.join(self.files)}.")
+        return (self.folder / path).read_text("utf-8", errors="replace")[:PREVIEW_LIMIT]
+
+    @property
+    def module(self):
+        """The entrypoint's module, imported into this kernel (the artifact was verified first)."""
+        self._require_code_visible()
+        if self._module is None:
+            module_name = self.entrypoint.split(":")[0]
+            path = self.folder / (module_name.replace(".", "/") + ".py")
+            if not path.exists():
+                path = self.folder / module_name.replace(".", "/") / "__init__.py"
+            unique = f"gallery_{self.content_id}_{self.version.replace('.', '_')}_{module_name.replace('.', '_')}"
+            spec = importlib.util.spec_from_file_location(unique, path)
+            module = importlib.util.module_from_spec(spec)
+            sys.path.insert(0, str(self.folder))  # so the module's own sibling imports resolve
+            try:
+                spec.loader.exec_module(module)
+            finally:
+                sys.path.remove(str(self.folder))
+            self._module = module
+        return self._module
+
+    def train(self, params=None, inputs=None, output_dir=None, *, memory_limit_mb=None, timeout_s=None):
+        """Start a training job in its own process; returns the ``Job`` (SPEC U2, U4).
+
+        Raises:
+            SubscriptionRequired: your subscription was cancelled or expired since the import.
+            InvalidInput: a hyperparameter or input that does not fit the manifest.
+        """
+        from .training import start_training
+
+        if self._check_usable:
+            self._gallery._require_usable_now(self.content_id)
+        return start_training(code_dir=self.folder, manifest=self.manifest, params=params, inputs=inputs,
+                              output_dir=output_dir, jobs_root=self.jobs_root, memory_limit_mb=memory_limit_mb,
+                              timeout_s=timeout_s)
+
+    def jobs(self):
+        """Training jobs of this algorithm on this machine, newest first."""
+        from .runtime.jobs import list_jobs
+
+        return [j for j in list_jobs(self.jobs_root) if j.name == self.name]
+
+
+@dataclass
+class StepRun:
+    name: str
+    status: str = "pending"  # pending | running | succeeded | failed | skipped | cancelled
+    job: object = None
+    error: str | None = None
+
+
+class WorkflowRun:
+    """One run of an imported workflow: steps start in dependency order, each a job (SPEC U3)."""
+
+    def __init__(self, workflow: "ImportedWorkflow", inputs: dict, run_dir: Path):
+        self.workflow = workflow
+        self.run_dir = run_dir
+        self.inputs = inputs
+        self.steps = {s["name"]: StepRun(s["name"]) for s in workflow.steps}
+        self._cancelled = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"workflow-{workflow.name}", daemon=True)
+        self._thread.start()
+
+    def __repr__(self) -> str:
+        return f"<run of {self.workflow.name!r}: {self.status}>"
+
+    @property
+    def status(self) -> str:
+        states = [s.status for s in self.steps.values()]
+        if any(s in ("pending", "running") for s in states) and self._thread.is_alive():
+            return "running"
+        if "failed" in states:
+            return "failed"
+        if "cancelled" in states:
+            return "cancelled"
+        return "succeeded"
+
+    @property
+    def failed_step(self) -> str | None:
+        return next((s.name for s in self.steps.values() if s.status == "failed"), None)
+
+    @property
+    def jobs(self) -> dict:
+        return {name: step.job for name, step in self.steps.items() if step.job is not None}
+
+    def wait(self, timeout: float | None = None) -> "WorkflowRun":
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            raise TimeoutError(f"Workflow {self.workflow.name!r} is still running after {timeout} s.")
+        return self
+
+    def cancel(self) -> "WorkflowRun":
+        self._cancelled.set()
+        for step in self.steps.values():
+            if step.status == "running" and step.job is not None:
+                step.job.cancel()
+        return self
+
+    def _resolve_inputs(self, step: dict) -> dict:
+        resolved = {}
+        for key, source in step["inputs"].items():
+            if "path" in source:
+                resolved[key] = Path(source["path"])
+            else:
+                resolved[key] = self.run_dir / source["step"] / source["output"]
+        for key, value in self.inputs.get(step["name"], {}).items():
+            resolved[key] = Path(value)
+        return resolved
+
+    def _run(self) -> None:
+        for step in self.workflow.steps:
+            state = self.steps[step["name"]]
+            blocked = [d for d in _dependencies(step) if self.steps[d].status != "succeeded"]
+            if self._cancelled.is_set():
+                state.status = "cancelled"
+                continue
+            if blocked:
+                state.status = "skipped"
+                state.error = f"skipped because step {blocked[0]!r} did not succeed"
+                continue
+            try:
+                algorithm = self.workflow._algorithm(step["algorithm"])
+                state.job = algorithm.train(step["params"], self._resolve_inputs(step),
+                                            output_dir=self.run_dir / step["name"])
+                state.status = "running"
+                state.job.wait()
+                state.status = {"succeeded": "succeeded", "cancelled": "cancelled"}.get(state.job.status, "failed")
+                if state.status == "failed":
+                    state.error = state.job.error or f"the job ended {state.job.status}"
+            except Exception as exc:  # a bad step must not take the kernel down; it is reported on the step
+                state.status = "failed"
+                state.error = str(exc)
+
+
+def _dependencies(step: dict) -> list[str]:
+    return sorted({s["step"] for s in step["inputs"].values() if "step" in s})
+
+
+class ImportedWorkflow:
+    """A workflow imported into a workspace; ``run()`` executes it step by step (SPEC U3)."""
+
+    def __init__(self, *, gallery, content_id: str, title: str, version: str, name: str, region: str,
+                 workspace: str, manifest: dict, runs_root: Path):
+        self._gallery = gallery
+        self.content_id = content_id
+        self.title = title
+        self.version = version
+        self.name = name
+        self.region = region
+        self.workspace = workspace
+        self.manifest = manifest
+        self.runs_root = runs_root
+        self._algorithms: dict[str, ImportedAlgorithm] = {}
+
+    def __repr__(self) -> str:
+        return f"<workflow {self.name!r} from {self.title!r} {self.version}, workspace {self.workspace!r}>"
+
+    @property
+    def steps(self) -> list[dict]:
+        return self.manifest["steps"]
+
+    def _algorithm(self, reference: str) -> ImportedAlgorithm:
+        if reference not in self._algorithms:
+            self._algorithms[reference] = self._gallery._import_dependency(reference, self.content_id)
+        return self._algorithms[reference]
+
+    def run(self, inputs: dict | None = None) -> WorkflowRun:
+        """Start a run; ``inputs`` maps step name -> {input name: path} to override its wired inputs.
+
+        Raises:
+            SubscriptionRequired: your subscription was cancelled or expired.
+            InvalidInput: ``inputs`` names a step that does not exist.
+        """
+        inputs = inputs or {}
+        unknown = sorted(set(inputs) - {s["name"] for s in self.steps})
+        if unknown:
+            raise InvalidInput(f"inputs names unknown step(s) {', '.join(unknown)}; steps: "
+                               f"{', '.join(s['name'] for s in self.steps)}.")
+        self._gallery._require_usable_now(self.content_id)
+        run_dir = self.runs_root / self.workspace / self.name / time.strftime("%Y%m%d-%H%M%S")
+        run_dir.mkdir(parents=True, exist_ok=True)
+        return WorkflowRun(self, inputs, run_dir)

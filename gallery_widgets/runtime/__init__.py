@@ -1,0 +1,1 @@
+"""Training jobs: run an algorithm in its own process and follow it (SPEC U2)."""

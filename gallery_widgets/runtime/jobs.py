@@ -1,0 +1,586 @@
+"""Training jobs (SPEC U2): an algorithm running in its own process, and how to follow it.
+
+``start_job`` writes a job folder under ``jobs_root`` and starts
+``python -m gallery_widgets.runtime.runner JOB_DIR`` in a new session. The runner
+records everything in that folder (see ``runner.py`` for the files), so a ``Job`` is
+only a view of the folder: any kernel on this machine can open it with ``get_job`` or
+``list_jobs`` and see the same status, progress, logs and metrics, and the record stays
+right after the kernel that started the job is gone.
+
+The kernel that started a job also keeps its ``Popen`` and a reaper thread: it knows
+how the process ended (a signal, an exit code) when the runner could not write a
+result itself, and no finished job is left as a zombie.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import gallery_widgets
+
+from ..errors import GalleryError, InvalidInput, NotFound, PermissionDenied
+from .report import EVENTS_ENV
+from .runner import (
+    CANCEL_FILE,
+    EVENTS_FILE,
+    KILL_AFTER_S,
+    LOG_FILE,
+    RESULT_FILE,
+    SPEC_FILE,
+    STARTED_FILE,
+    now_iso,
+    process_state,
+    read_json,
+    signal_description,
+    write_json_atomic,
+    write_json_once,
+)
+
+JOB_STATES = ("queued", "running", "succeeded", "failed", "cancelled")
+FINAL_STATES = frozenset({"succeeded", "failed", "cancelled"})
+
+WATCH_INTERVAL_S = 0.25  # how often on_update's watcher looks at the job folder
+ENTRYPOINT = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+
+log = logging.getLogger(__name__)
+
+# Jobs started by this process: job folder -> Popen. Only this process can wait() for
+# them, which reaps them and tells how they ended.
+_owned: dict[str, subprocess.Popen] = {}
+_owned_lock = threading.Lock()
+
+
+class Job:
+    """A training job, read from its folder. Get one from ``start_job``, ``get_job`` or
+    ``list_jobs``; every property reads the folder afresh, so it is live across kernels."""
+
+    def __init__(self, job_dir: Path):
+        """Open the job in ``job_dir``.
+
+        Raises:
+            NotFound: the folder holds no job.
+        """
+        self.job_dir = Path(job_dir)
+        spec = read_json(self.job_dir / SPEC_FILE)
+        if spec is None:
+            raise NotFound(f"{self.job_dir} holds no job ({SPEC_FILE} is missing); list_jobs(jobs_root) lists the "
+                           f"jobs there.")
+        self._spec = spec
+        self.id: str = self.job_dir.name
+        self.name: str = spec["name"]
+        self._lock = threading.RLock()
+        self._events_read = 0  # bytes of events.jsonl already folded into the two below
+        self._progress: float | None = None
+        self._reported: dict = {}
+        self._result: dict | None = None  # result.json, once there (it never changes)
+        self._callbacks: list[Callable[[Job], None]] = []
+        self._watcher: threading.Thread | None = None
+
+    # --- what the job folder says ---------------------------------------------------------
+
+    @property
+    def status(self) -> str:
+        """One of ``JOB_STATES``."""
+        return self._outcome()["status"]
+
+    @property
+    def progress(self) -> float | None:
+        """The last progress the algorithm reported (``gw.report(progress=…)``), in [0, 1]."""
+        self._read_events()
+        return self._progress
+
+    @property
+    def metrics(self) -> dict:
+        """Every metric reported so far (latest value of each), plus what the entrypoint returned."""
+        self._read_events()
+        return {**self._reported, **(self._outcome().get("metrics") or {})}
+
+    @property
+    def logs(self) -> str:
+        """Everything the job printed (stdout and stderr), up to now."""
+        try:
+            return (self.job_dir / LOG_FILE).read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    @property
+    def exit_code(self) -> int | None:
+        """The process's exit code once finished (negative: killed by that signal), else None."""
+        return self._outcome().get("exit_code")
+
+    @property
+    def error(self) -> str | None:
+        """Why the job failed (the end of its traceback) or was cancelled; None otherwise."""
+        return self._outcome().get("error")
+
+    @property
+    def created_at(self) -> datetime:
+        return datetime.fromisoformat(self._spec["created_at"])
+
+    @property
+    def started_at(self) -> datetime | None:
+        """When the runner came up (aware UTC), None while queued."""
+        started = read_json(self.job_dir / STARTED_FILE)
+        return datetime.fromisoformat(started["time"]) if started else None
+
+    @property
+    def finished_at(self) -> datetime | None:
+        finished = self._outcome().get("finished_at")
+        return datetime.fromisoformat(finished) if finished else None
+
+    @property
+    def outputs(self) -> dict[str, Path]:
+        return {name: Path(path) for name, path in self._spec["outputs"].items()}
+
+    @property
+    def inputs(self) -> dict[str, Path]:
+        return {name: Path(path) for name, path in self._spec["inputs"].items()}
+
+    @property
+    def params(self) -> dict:
+        return dict(self._spec["params"])
+
+    @property
+    def pid(self) -> int | None:
+        """The job process's id (also its process group's)."""
+        return self._spec.get("pid") or (read_json(self.job_dir / STARTED_FILE) or {}).get("pid")
+
+    def tail(self, n: int = 20) -> str:
+        """The last ``n`` lines of the logs."""
+        return _tail(self.job_dir / LOG_FILE, n)
+
+    # --- acting on it -----------------------------------------------------------------------
+
+    def wait(self, timeout: float | None = None) -> "Job":
+        """Block until the job has finished (any final status), then return it.
+
+        Raises:
+            TimeoutError: it is still queued or running after ``timeout`` seconds.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        delay = 0.01
+        while self.status not in FINAL_STATES:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise TimeoutError(f"job {self.id} ({self.name!r}) is still {self.status} after {timeout:g} s; "
+                                   f"call wait() again, or cancel() to stop it.")
+            time.sleep(delay if left is None else min(delay, left))
+            delay = min(delay * 1.5, 0.2)
+        # The result is written just before the process exits; let it finish so that a
+        # finished job never shows up as a live process.
+        popen = _owned.get(str(self.job_dir))
+        if popen is not None:
+            try:
+                popen.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                pass
+        return self
+
+    def cancel(self) -> "Job":
+        """Stop the job: SIGTERM to its process group (its ``finally`` blocks run), SIGKILL
+        after 3 s if it is still there. Its status becomes ``cancelled``. Cancelling a
+        finished job does nothing.
+
+        Raises:
+            PermissionDenied: the job's process belongs to another user.
+        """
+        return self._stop("cancelled by the user (Job.cancel())")
+
+    def on_update(self, callback: Callable[["Job"], None]) -> Callable[[], None]:
+        """Call ``callback(job)`` from a watcher thread soon after registering and then on
+        every change of status, progress or logs, the last time when the job has finished.
+        An exception in the callback is logged and does not stop the others.
+        Returns a function that unregisters the callback.
+        """
+        with self._lock:
+            self._callbacks.append(callback)
+            if self._watcher is None:
+                self._watcher = threading.Thread(target=self._watch, name=f"gallery-job-{self.id}", daemon=True)
+                self._watcher.start()
+
+        def remove() -> None:
+            with self._lock:
+                if callback in self._callbacks:
+                    self._callbacks.remove(callback)
+
+        return remove
+
+    def __repr__(self) -> str:
+        progress = f" {self.progress:.0%}" if self.progress is not None else ""
+        return f"<Job {self.id} {self.name!r}: {self.status}{progress}>"
+
+    # --- inside ---------------------------------------------------------------------------------
+
+    def _outcome(self) -> dict:
+        """result.json, or what the job is doing now, or how it ended without a result."""
+        if self._result is not None:
+            return self._result
+        result = read_json(self.job_dir / RESULT_FILE)
+        if result is None:
+            alive, returncode = self._process()
+            if alive:
+                running = (self.job_dir / STARTED_FILE).exists()
+                return {"status": "running" if running else "queued"}
+            # The runner writes its result before it exits: look again before concluding
+            # that it never did.
+            result = read_json(self.job_dir / RESULT_FILE) or _lost_result(self.job_dir, returncode)
+        if result["status"] in FINAL_STATES:
+            self._result = result
+        return result
+
+    def _process(self) -> tuple[bool, int | None]:
+        """(is the job's process still there, its exit code when this process knows it)."""
+        popen = _owned.get(str(self.job_dir))
+        if popen is not None:
+            returncode = popen.poll()
+            return returncode is None, returncode
+        if self._spec.get("host") not in (None, socket.gethostname()):
+            return True, None  # another machine's process (a shared folder): trust the files
+        started = read_json(self.job_dir / STARTED_FILE) or {}
+        pid = started.get("pid") or self._spec.get("pid")
+        if pid is None:
+            # start_job writes the pid a moment after the folder; treat the job as queued
+            # for that moment, but not forever.
+            young = time.time() - self.created_at.timestamp() < 30
+            return young, None
+        return _pid_alive(pid, started.get("start_ticks") or self._spec.get("start_ticks")), None
+
+    def _read_events(self) -> None:
+        with self._lock:
+            try:
+                with open(self.job_dir / EVENTS_FILE, "rb") as events:
+                    events.seek(self._events_read)
+                    chunk = events.read()
+            except FileNotFoundError:
+                return
+            end = chunk.rfind(b"\n") + 1  # a line still being written is read next time
+            for line in chunk[:end].splitlines():
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    continue  # not ours; never let one bad line hide the others
+                if event.get("progress") is not None:
+                    self._progress = event["progress"]
+                self._reported.update(event.get("metrics") or {})
+            self._events_read += end
+
+    def _stop(self, reason: str) -> "Job":
+        if self.status in FINAL_STATES:
+            return self
+        write_json_once(self.job_dir / CANCEL_FILE, {"time": now_iso(), "reason": reason, "by_pid": os.getpid()})
+        pid = self.pid
+        if pid is not None and self._process()[0]:
+            _signal_group(pid, signal.SIGTERM, self)
+            if not self._wait_gone(KILL_AFTER_S):
+                _signal_group(pid, signal.SIGKILL, self)
+                self._wait_gone(5.0)
+            # The algorithm's own child processes may outlive the runner; the group
+            # outlives its leader, so this reaches them.
+            _signal_group(pid, signal.SIGKILL, self)
+        write_json_once(self.job_dir / RESULT_FILE, {
+            "status": "cancelled", "exit_code": self._process()[1], "metrics": {},
+            "error": (read_json(self.job_dir / CANCEL_FILE) or {}).get("reason", reason), "finished_at": now_iso()})
+        return self
+
+    def _wait_gone(self, seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        while self._process()[0]:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
+        return True
+
+    def _watch(self) -> None:
+        seen = None
+        while True:
+            status = self.status
+            now = (status, _size(self.job_dir / EVENTS_FILE), _size(self.job_dir / LOG_FILE))
+            with self._lock:
+                callbacks = list(self._callbacks)
+                if not callbacks:
+                    self._watcher = None
+                    return
+            if now != seen:
+                seen = now
+                for callback in callbacks:
+                    try:
+                        callback(self)
+                    except Exception:  # noqa: BLE001 - a widget's bug must not stop the others
+                        log.exception("Job.on_update callback %r failed", callback)
+            if status in FINAL_STATES:
+                with self._lock:
+                    self._callbacks.clear()  # nothing will change any more
+                    self._watcher = None
+                return
+            time.sleep(WATCH_INTERVAL_S)
+
+
+def start_job(*, code_dir: Path, entrypoint: str, params: dict, inputs: dict[str, Path], outputs: dict[str, Path],
+              jobs_root: Path, name: str, memory_limit_mb: int | None = None, timeout_s: float | None = None,
+              env: dict | None = None) -> Job:
+    """Run ``entrypoint`` (``module:function`` in ``code_dir``) as
+    ``function(params, inputs, outputs)`` in a new process, and return its ``Job`` at once.
+
+    ``inputs`` and ``outputs`` map names to paths (output folders are created);
+    ``memory_limit_mb`` caps the process's address space; after ``timeout_s`` seconds
+    the job is cancelled; ``env`` adds environment variables.
+
+    Raises:
+        InvalidInput: an argument is malformed (the message names it), or an input is missing.
+        GalleryError: the job process could not be started.
+    """
+    code_dir = Path(code_dir).expanduser().resolve()
+    if not code_dir.is_dir():
+        raise InvalidInput(f"code_dir {code_dir} is not a folder; pass the folder that holds the algorithm's code.")
+    if not isinstance(entrypoint, str) or not ENTRYPOINT.match(entrypoint):
+        raise InvalidInput(f"entrypoint must be 'module:function' (e.g. 'train:main'), got {entrypoint!r}.")
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidInput(f"name must be a non-empty string, got {name!r}.")
+    spec = {
+        "name": name,
+        "entrypoint": entrypoint,
+        "code_dir": str(code_dir),
+        "params": _check_params(params),
+        "inputs": _check_paths(inputs, "inputs", must_exist=True),
+        "outputs": _check_paths(outputs, "outputs", must_exist=False),
+        "memory_limit_mb": _check_positive(memory_limit_mb, "memory_limit_mb", integer=True),
+        "timeout_s": _check_positive(timeout_s, "timeout_s", integer=False),
+        "created_at": now_iso(),
+        "host": socket.gethostname(),
+        "pid": None,
+        "start_ticks": None,
+    }
+    child_env = _child_env(env)
+
+    jobs_root = Path(jobs_root).expanduser().resolve()
+    jobs_root.mkdir(parents=True, exist_ok=True)
+    job_dir = _new_job_dir(jobs_root)
+    write_json_atomic(job_dir / SPEC_FILE, spec)
+    child_env[EVENTS_ENV] = str(job_dir / EVENTS_FILE)
+    child_env["GALLERY_JOB_DIR"] = str(job_dir)
+    with open(job_dir / LOG_FILE, "ab") as log_file:
+        try:
+            # -P: the code folder (the working directory) must not shadow the standard
+            # library the runner imports; the runner puts it on sys.path itself.
+            popen = subprocess.Popen(
+                [sys.executable, "-P", "-m", "gallery_widgets.runtime.runner", str(job_dir)],
+                cwd=code_dir, env=child_env, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
+                start_new_session=True, close_fds=True)
+        except OSError as error:
+            write_json_once(job_dir / RESULT_FILE, {"status": "failed", "exit_code": None, "metrics": {},
+                                                    "error": f"could not start the job process: {error}",
+                                                    "finished_at": now_iso()})
+            raise GalleryError(f"Could not start the job process ({error}); check that {sys.executable} "
+                               f"still exists and that {jobs_root} is writable.") from error
+    started = process_state(popen.pid)
+    spec.update(pid=popen.pid, start_ticks=started[1] if started else None)
+    write_json_atomic(job_dir / SPEC_FILE, spec)
+    with _owned_lock:
+        _owned[str(job_dir)] = popen
+    threading.Thread(target=_reap, args=(job_dir, popen, spec["timeout_s"]), name=f"gallery-job-reaper-{job_dir.name}",
+                     daemon=True).start()
+    return Job(job_dir)
+
+
+def list_jobs(jobs_root: Path) -> list[Job]:
+    """Every job under ``jobs_root``, newest first, read from disk."""
+    root = Path(jobs_root).expanduser()
+    if not root.is_dir():
+        return []
+    jobs = []
+    for job_dir in root.iterdir():
+        if (job_dir / SPEC_FILE).is_file():
+            try:
+                jobs.append(Job(job_dir))
+            except NotFound:
+                continue  # removed while we looked
+    return sorted(jobs, key=lambda job: (job._spec["created_at"], job.id), reverse=True)
+
+
+def get_job(jobs_root: Path, job_id: str) -> Job:
+    """The job ``job_id`` under ``jobs_root``.
+
+    Raises:
+        NotFound: there is no such job.
+    """
+    root = Path(jobs_root).expanduser()
+    if not isinstance(job_id, str) or not job_id or job_id in (".", "..") or "/" in job_id or os.sep in job_id:
+        raise NotFound(f"there is no job {job_id!r}; job ids look like '20260115-090000-1a2b3c' "
+                       f"(list_jobs(jobs_root) lists them).")
+    if not (root / job_id / SPEC_FILE).is_file():
+        raise NotFound(f"there is no job {job_id!r} in {root}; list_jobs(jobs_root) lists the jobs there.")
+    return Job(root / job_id)
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+def _reap(job_dir: Path, popen: subprocess.Popen, timeout_s: float | None) -> None:
+    """Wait for a job this process started; record how it ended if the runner could not."""
+    if timeout_s:
+        try:
+            # The runner enforces its own timeout; this is the backstop for code that
+            # holds the interpreter so its watchdog thread never runs.
+            popen.wait(timeout=timeout_s + KILL_AFTER_S + 2)
+        except subprocess.TimeoutExpired:
+            try:
+                Job(job_dir)._stop(f"timed out after {timeout_s:g} s")
+            except Exception:  # noqa: BLE001 - a reaper thread has nobody to raise to
+                log.exception("could not stop job %s after its timeout", job_dir.name)
+    popen.wait()
+    if not (job_dir / RESULT_FILE).exists():
+        write_json_once(job_dir / RESULT_FILE, _lost_result(job_dir, popen.returncode))
+    with _owned_lock:
+        _owned.pop(str(job_dir), None)
+
+
+def _lost_result(job_dir: Path, returncode: int | None) -> dict:
+    """The outcome of a job whose process is gone without writing result.json."""
+    marker = read_json(job_dir / CANCEL_FILE)
+    if marker:
+        return {"status": "cancelled", "exit_code": returncode, "metrics": {}, "error": marker.get("reason"),
+                "finished_at": now_iso()}
+    if returncode is None:
+        error = ("the job's process ended without recording a result: it was probably killed (out of memory, "
+                 "or from outside)")
+    elif returncode < 0:
+        error = f"the process was killed by {signal_description(-returncode)}"
+    else:
+        error = f"the process exited with code {returncode} without recording a result (os._exit()?)"
+    if not (job_dir / STARTED_FILE).exists():
+        error += ", before the algorithm started"
+    crash = _tail(job_dir / LOG_FILE, 12)
+    if "Fatal Python error" in crash:  # faulthandler's report of a native crash
+        error += ":\n" + crash
+    else:
+        error += "; job.tail() shows the end of its log."
+    return {"status": "failed", "exit_code": returncode, "metrics": {}, "error": error, "finished_at": now_iso()}
+
+
+def _pid_alive(pid: int, start_ticks: int | None) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # exists, but belongs to another user
+    if not Path("/proc/self/stat").exists():
+        return True  # not Linux: kill() is all we know
+    state = process_state(pid)
+    if state is None or state[0] in "ZX":
+        return False  # gone, or a zombie nobody has reaped yet: it runs no code
+    # A different start time means the pid was reused by an unrelated process.
+    return start_ticks is None or state[1] == start_ticks
+
+
+def _signal_group(pid: int, signum: int, job: Job) -> None:
+    try:
+        os.killpg(pid, signum)  # start_job made the job's process its group's leader
+    except ProcessLookupError:
+        pass
+    except PermissionError as error:
+        raise PermissionDenied(f"cannot stop job {job.id}: its process {pid} belongs to another user; ask them, "
+                               f"or an administrator.") from error
+
+
+def _child_env(extra: dict | None) -> dict:
+    env = dict(os.environ)
+    if extra is not None:
+        if not isinstance(extra, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in extra.items()):
+            raise InvalidInput("env must be a dict of strings to strings, e.g. {'OMP_NUM_THREADS': '2'}.")
+        env.update(extra)
+    # The job must import the same gallery_widgets as this kernel, installed or not.
+    package_root = str(Path(gallery_widgets.__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join([package_root, *filter(None, [env.get("PYTHONPATH")])])
+    env["PYTHONUNBUFFERED"] = "1"  # prints reach the log (and the live view) at once
+    if env.get("MPLBACKEND", "").startswith("module://matplotlib_inline"):
+        env["MPLBACKEND"] = "Agg"  # a kernel's inline backend means nothing in a job
+    return env
+
+
+def _new_job_dir(jobs_root: Path) -> Path:
+    while True:
+        job_id = f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+        try:
+            (jobs_root / job_id).mkdir()
+            return jobs_root / job_id
+        except FileExistsError:
+            continue
+
+
+def _check_params(params) -> dict:
+    if not isinstance(params, dict):
+        raise InvalidInput(f"params must be a dict of hyperparameters, got {type(params).__name__}.")
+    for key, value in params.items():
+        if not isinstance(key, str):
+            raise InvalidInput(f"params: names must be strings, got {key!r}.")
+        try:
+            json.dumps(value, allow_nan=True)
+        except (TypeError, ValueError) as error:
+            raise InvalidInput(f"params: {key!r} must be plain data (numbers, strings, bools, lists, dicts) to "
+                               f"reach the job's process, got {type(value).__name__}.") from error
+    return dict(params)
+
+
+def _check_paths(paths, what: str, *, must_exist: bool) -> dict[str, str]:
+    if not isinstance(paths, dict):
+        raise InvalidInput(f"{what} must be a dict of names to paths, got {type(paths).__name__}.")
+    checked = {}
+    for key, path in paths.items():
+        if not isinstance(key, str) or not isinstance(path, (str, os.PathLike)):
+            raise InvalidInput(f"{what}: {key!r} must map a name to a path, got {path!r}.")
+        # Absolute, because the job runs in the code folder, not in this kernel's folder.
+        resolved = Path(path).expanduser().resolve()
+        if must_exist and not resolved.exists():
+            raise InvalidInput(f"{what}: {key!r} is {resolved}, which does not exist; pass an existing file or "
+                               f"folder.")
+        checked[key] = str(resolved)
+    return checked
+
+
+def _check_positive(value, what: str, *, integer: bool):
+    if value is None:
+        return None
+    kinds = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds) or not math.isfinite(value) or value <= 0:
+        kind = "a positive whole number" if integer else "a positive number of seconds"
+        raise InvalidInput(f"{what} must be {kind} or None, got {value!r}.")
+    return value
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return -1
+
+
+def _tail(path: Path, n: int) -> str:
+    """The last ``n`` lines of a text file, reading only its end."""
+    if n <= 0:
+        return ""
+    try:
+        with open(path, "rb") as file:
+            size = file.seek(0, os.SEEK_END)
+            block, data = 8192, b""
+            while size > len(data) and data.count(b"\n") <= n:
+                start = max(0, size - len(data) - block)
+                file.seek(start)
+                data = file.read(size - len(data) - start) + data
+                block *= 2
+    except FileNotFoundError:
+        return ""
+    return "\n".join(data.decode(errors="replace").rstrip("\n").splitlines()[-n:])

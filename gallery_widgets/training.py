@@ -1,0 +1,85 @@
+"""Starting a training job from an algorithm folder (SPEC U2), for local and imported algorithms alike.
+
+Hyperparameters and inputs are checked against the manifest before anything starts;
+the error names the field.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import secrets
+from pathlib import Path
+
+from . import manifest as mf
+from .errors import InvalidInput
+
+
+def check_params(manifest: dict, params) -> dict:
+    """The full hyperparameters (defaults filled in), or InvalidInput naming the bad field."""
+    if params is None:
+        params = {}
+    if not isinstance(params, dict):
+        raise InvalidInput("params must be a dict of hyperparameter name -> value.")
+    declared = {p["name"]: p for p in manifest.get("hyperparameters", [])}
+    unknown = sorted(set(params) - set(declared))
+    if unknown:
+        raise InvalidInput(
+            f"Unknown hyperparameter(s) {', '.join(unknown)} for {manifest['name']}; "
+            f"it takes: {', '.join(declared) or 'none'}."
+        )
+    result = {}
+    for name, spec in declared.items():
+        if name in params and params[name] is not None:
+            result[name] = mf.check_value("hyperparameters", name, spec, params[name])
+        elif spec.get("default") is not None:
+            result[name] = spec["default"]
+        elif spec.get("required"):
+            raise InvalidInput(f"hyperparameters: field '{name}' is required ({spec['type']}); pass params={{'{name}': …}}.")
+        else:
+            result[name] = None
+    return result
+
+
+def check_inputs(manifest: dict, inputs) -> dict[str, Path]:
+    if inputs is None:
+        inputs = {}
+    if not isinstance(inputs, dict):
+        raise InvalidInput("inputs must be a dict of input name -> path.")
+    declared = [i["name"] for i in manifest.get("inputs", [])]
+    unknown = sorted(set(inputs) - set(declared))
+    if unknown:
+        raise InvalidInput(f"Unknown input(s) {', '.join(unknown)}; {manifest['name']} takes: {', '.join(declared) or 'none'}.")
+    result = {}
+    for name in declared:
+        if name not in inputs:
+            raise InvalidInput(f"inputs: '{name}' is missing; pass inputs={{'{name}': 'path/to/data'}}.")
+        path = Path(inputs[name]).expanduser()
+        if not path.exists():
+            raise InvalidInput(f"inputs: '{name}' points to {str(path)!r}, which does not exist.")
+        result[name] = path.resolve()
+    return result
+
+
+def start_training(*, code_dir: Path, manifest: dict, params, inputs, output_dir, jobs_root: Path,
+                   memory_limit_mb: int | None = None, timeout_s: float | None = None):
+    """Validate, then start the algorithm as a job in its own process; returns the ``Job``."""
+    from .runtime.jobs import start_job
+
+    full_params = check_params(manifest, params)
+    paths = check_inputs(manifest, inputs)
+    if output_dir is None:
+        stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+        output_dir = Path(jobs_root) / "outputs" / f"{manifest['name']}-{stamp}-{secrets.token_hex(2)}"
+    output_dir = Path(output_dir).expanduser().resolve()
+    outputs = {o["name"]: output_dir / o["name"] for o in manifest.get("outputs", [])}
+    return start_job(
+        code_dir=Path(code_dir),
+        entrypoint=manifest["entrypoint"],
+        params=full_params,
+        inputs=paths,
+        outputs=outputs,
+        jobs_root=Path(jobs_root),
+        name=manifest["name"],
+        memory_limit_mb=memory_limit_mb,
+        timeout_s=timeout_s,
+    )
