@@ -54,6 +54,15 @@ _LAZY = {
     "LICENSES": ("gallery_widgets.core.validate", "LICENSES"),
     "UNSET": ("gallery_widgets.core.base", "UNSET"),
     "agreement_text": ("gallery_widgets.core.agreements", "agreement_text"),
+    # Widgets (SPEC §5) load ipywidgets on first use only.
+    "MarketBrowser": ("gallery_widgets.widgets.market", "MarketBrowser"),
+    "AssetDetail": ("gallery_widgets.widgets.detail", "AssetDetail"),
+    "PublishForm": ("gallery_widgets.widgets.publish", "PublishForm"),
+    "SubscriptionsTable": ("gallery_widgets.widgets.subscriptions", "SubscriptionsTable"),
+    "ImportWorkflowDialog": ("gallery_widgets.widgets.import_workflow", "ImportWorkflowDialog"),
+    "MyGallery": ("gallery_widgets.widgets.my_gallery", "MyGallery"),
+    "JobView": ("gallery_widgets.widgets.jobs", "JobView"),
+    "RunView": ("gallery_widgets.widgets.jobs", "RunView"),
 }
 
 
@@ -75,5 +84,6 @@ __all__ = [
     "open", "Algorithm", "Model", "Workflow", "Step", "report", "Duration", "Paper", "Page", "Asset", "AssetSummary", "Version",
     "Subscription", "Comment", "User", "Notification", "Constraints", "WhitelistChange", "GalleryError",
     "NotFound", "PermissionDenied", "InvalidInput", "Conflict", "SubscriptionRequired", "AgreementRequired",
-    "ScanFailed", "SchemaOutdated", "categories", "taxonomy", "LICENSES",
+    "ScanFailed", "SchemaOutdated", "categories", "taxonomy", "LICENSES", "MarketBrowser", "AssetDetail",
+    "PublishForm", "SubscriptionsTable", "ImportWorkflowDialog", "MyGallery", "JobView", "RunView",
 ]

@@ -91,7 +91,11 @@ def _context(url: str | None, artifacts: str | os.PathLike | None) -> Context:
         context = _contexts.get(key)
         if context is None:
             database = Database(url)
-            database.ensure_schema()
+            try:
+                database.ensure_schema()
+            except BaseException:
+                database.dispose()
+                raise
             context = Context(db=database, artifacts=LocalArtifactStore(artifacts), home=str(Path(artifacts).parent))
             _contexts[key] = context
     return context

@@ -27,7 +27,6 @@ from ..store.schema import (
 )
 from . import agreements, validate
 from .base import UNSET, ServiceBase, refresh_search
-from .markdown import render_markdown
 from .taxonomy import validate_categories
 
 _WIDER = {"private": 0, "group": 1, "public": 2}
@@ -374,6 +373,8 @@ class Publishing(ServiceBase):
                 if categories is not UNSET:
                     asset.categories = [AssetCategoryRow(category=c, position=i) for i, c in enumerate(new_categories)]
                 if new_description is not None:
+                    from .markdown import render_markdown  # markdown-it loads only when a description changes
+
                     asset.texts.description = new_description
                     asset.texts.description_html = render_markdown(new_description)
                 asset.updated_at = self._now()

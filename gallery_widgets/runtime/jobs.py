@@ -74,7 +74,7 @@ class Job:
         Raises:
             NotFound: the folder holds no job.
         """
-        self.job_dir = Path(job_dir)
+        self.job_dir = Path(job_dir).expanduser().resolve()  # also the key of _owned
         spec = read_json(self.job_dir / SPEC_FILE)
         if spec is None:
             raise NotFound(f"{self.job_dir} holds no job ({SPEC_FILE} is missing); list_jobs(jobs_root) lists the "
@@ -236,8 +236,11 @@ class Job:
                 running = (self.job_dir / STARTED_FILE).exists()
                 return {"status": "running" if running else "queued"}
             # The runner writes its result before it exits: look again before concluding
-            # that it never did.
-            result = read_json(self.job_dir / RESULT_FILE) or _lost_result(self.job_dir, returncode)
+            # that it never did, then record the conclusion so every reader agrees on it.
+            result = read_json(self.job_dir / RESULT_FILE)
+            if result is None:
+                write_json_once(self.job_dir / RESULT_FILE, _lost_result(self.job_dir, returncode))
+                result = read_json(self.job_dir / RESULT_FILE)
         if result["status"] in FINAL_STATES:
             self._result = result
         return result
@@ -462,9 +465,9 @@ def _lost_result(job_dir: Path, returncode: int | None) -> dict:
         error = f"the process exited with code {returncode} without recording a result (os._exit()?)"
     if not (job_dir / STARTED_FILE).exists():
         error += ", before the algorithm started"
-    crash = _tail(job_dir / LOG_FILE, 12)
+    crash = _tail(job_dir / LOG_FILE, 40)
     if "Fatal Python error" in crash:  # faulthandler's report of a native crash
-        error += ":\n" + crash
+        error += ":\n" + crash[crash.rindex("Fatal Python error"):]
     else:
         error += "; job.tail() shows the end of its log."
     return {"status": "failed", "exit_code": returncode, "metrics": {}, "error": error, "finished_at": now_iso()}

@@ -19,6 +19,8 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    func,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -96,7 +98,8 @@ class AssetRow(Base):
     )
 
     __table_args__ = (
-        UniqueConstraint("publisher_id", "kind", "title", name="uq_assets_publisher_kind_title"),
+        # Titles are unique per publisher and kind ignoring case, enforced by the database too.
+        Index("uq_assets_publisher_kind_title", "publisher_id", "kind", func.lower(text("title")), unique=True),
         # One index per market sort, so a page is read in order instead of sorted.
         Index("ix_assets_market_subscriptions", "kind", "status", "subscriptions", "id"),
         Index("ix_assets_market_favorites", "kind", "status", "favorites", "id"),

@@ -67,8 +67,7 @@ def upgrade() -> None:
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['publisher_id'], ['users.id'], ondelete='RESTRICT'),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('content_id'),
-    sa.UniqueConstraint('publisher_id', 'kind', 'title', name='uq_assets_publisher_kind_title')
+    sa.UniqueConstraint('content_id')
     )
     with op.batch_alter_table('assets', schema=None) as batch_op:
         batch_op.create_index('ix_assets_market_favorites', ['kind', 'status', 'favorites', 'id'], unique=False)
@@ -76,6 +75,8 @@ def upgrade() -> None:
         batch_op.create_index('ix_assets_market_subscriptions', ['kind', 'status', 'subscriptions', 'id'], unique=False)
         batch_op.create_index('ix_assets_market_views', ['kind', 'status', 'views', 'id'], unique=False)
         batch_op.create_index('ix_assets_publisher', ['publisher_id', 'kind'], unique=False)
+        batch_op.create_index('uq_assets_publisher_kind_title', ['publisher_id', 'kind', sa.text('lower(title)')],
+                              unique=True)
 
     op.create_table('notifications',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -247,6 +248,7 @@ def downgrade() -> None:
 
     op.drop_table('notifications')
     with op.batch_alter_table('assets', schema=None) as batch_op:
+        batch_op.drop_index('uq_assets_publisher_kind_title')
         batch_op.drop_index('ix_assets_publisher')
         batch_op.drop_index('ix_assets_market_views')
         batch_op.drop_index('ix_assets_market_subscriptions')

@@ -1,0 +1,91 @@
+"""Runnable-asset speed (issue: runnable assets).
+
+Prints: a fresh process doing ``import gallery_widgets; g = gw.open(); g.import_algorithm(cid)``
+with the artifact already cached; the same import warm inside one process (p50/p95);
+and publishing a ~1 MB algorithm with its security scan (p50/p95).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import gallery_widgets as gw
+
+TRAIN = "def main(params, inputs, outputs):\n    return {'ok': 1}\n"
+
+
+def make_algorithm(root: Path, name: str, size_bytes: int) -> Path:
+    root.mkdir(parents=True)
+    (root / "algorithm.yaml").write_text(f"name: {name}\nentrypoint: train:main\n")
+    (root / "train.py").write_text(TRAIN)
+    # Realistic code volume: many small modules of plain functions.
+    body = "\n".join(f"def helper_{i}(x):\n    total = x * {i}\n    return total + {i}\n" for i in range(400))
+    files = max(1, size_bytes // len(body))
+    for i in range(files):
+        (root / "lib" / f"module_{i}.py").parent.mkdir(exist_ok=True)
+        (root / "lib" / f"module_{i}.py").write_text(body)
+    return root
+
+
+def percentiles(samples):
+    samples = sorted(samples)
+    return statistics.median(samples), samples[max(0, int(len(samples) * 0.95) - 1)]
+
+
+def main() -> None:
+    home = Path(tempfile.mkdtemp(prefix="gw-bench-assets-"))
+    os.environ["GALLERY_HOME"] = str(home)
+    alice = gw.open(user="alice")
+    small = gw.Algorithm.from_dir(make_algorithm(home / "src" / "small", "small", 10_000))
+    asset = alice.publish(small, title="Small", visibility="public", agree=True)
+    bob = gw.open(user="bob")
+    bob.subscribe(asset.content_id, accept_agreements=True)
+    bob.import_algorithm(asset.content_id)  # fills the cache
+
+    script = textwrap.dedent(f"""
+        import time; start = time.perf_counter()
+        import gallery_widgets as gw
+        g = gw.open(user="bob")
+        algo = g.import_algorithm({asset.content_id!r})
+        print(time.perf_counter() - start)
+    """)
+    fresh = []
+    for _ in range(7):
+        started = time.perf_counter()
+        inner = float(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                                     env={**os.environ}).stdout)
+        fresh.append((time.perf_counter() - started, inner))
+    total = min(t for t, _ in fresh)
+    inner = min(i for _, i in fresh)
+    print(f"fresh process import_algorithm (cached artifact): {total * 1000:6.0f} ms wall incl. interpreter start; "
+          f"{inner * 1000:6.0f} ms from `import gallery_widgets`")
+
+    warm = []
+    for _ in range(200):
+        started = time.perf_counter()
+        bob.import_algorithm(asset.content_id)
+        warm.append((time.perf_counter() - started) * 1000)
+    p50, p95 = percentiles(warm)
+    print(f"warm import_algorithm in one process:            p50 {p50:6.2f} ms   p95 {p95:6.2f} ms")
+
+    big = make_algorithm(home / "src" / "big", "big", 1_000_000)
+    size = sum(p.stat().st_size for p in big.rglob("*") if p.is_file())
+    publish = []
+    for i in range(7):
+        (big / "train.py").write_text(TRAIN + f"# revision {i}\n")
+        started = time.perf_counter()
+        alice.publish(gw.Algorithm.from_dir(big), title=f"Big {i}", visibility="public", agree=True)
+        publish.append((time.perf_counter() - started) * 1000)
+    p50, p95 = percentiles(publish)
+    print(f"publish a {size / 1e6:.2f} MB algorithm, scan included:   p50 {p50:6.0f} ms   p95 {p95:6.0f} ms")
+
+
+if __name__ == "__main__":
+    main()
