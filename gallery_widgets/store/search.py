@@ -21,7 +21,7 @@ from sqlalchemy import column, desc, exists, func, literal_column, select, table
 from sqlalchemy.dialects import postgresql, sqlite
 
 _WORD = re.compile(r"\w+", re.UNICODE)
-MAX_TERMS = 8
+MAX_TERMS = 12
 # Below this many matches a page is sorted from the matching set; above, the sort index is walked.
 SET_FIRST_LIMIT = 3000
 
@@ -59,8 +59,13 @@ def ddl(dialect_name: str, *, drop: bool = False) -> tuple[str, ...]:
 
 
 def terms(query: str) -> list[str]:
-    """The words of a user's query, lower-cased, at most MAX_TERMS."""
-    return [w.lower() for w in _WORD.findall(query or "")][:MAX_TERMS]
+    """The words of a user's query, lower-cased; every one must match."""
+    from ..errors import InvalidInput
+
+    words = [w.lower() for w in _WORD.findall(query or "")]
+    if len(words) > MAX_TERMS:
+        raise InvalidInput(f"A search takes at most {MAX_TERMS} words; this one has {len(words)}. Drop the least specific.")
+    return words
 
 
 # -- facet tokens ---------------------------------------------------------------------
