@@ -1,0 +1,21 @@
+"""Keyword queries: every word counts, and a query too long to honour is refused (SPEC S1)."""
+
+from __future__ import annotations
+
+import pytest
+
+import gallery_widgets as gw
+
+
+def test_s1_query_with_too_many_words_is_refused(alice, publish):
+    publish(alice, "Twelve word friendly asset", summary="one two three four five six seven eight nine ten eleven")
+    words = "one two three four five six seven eight nine ten eleven twelve thirteen"
+    with pytest.raises(gw.InvalidInput, match="at most 12 words"):
+        alice.search(kind="algorithm", query=words)
+
+
+def test_s1_every_word_of_a_long_query_must_match(alice, publish):
+    publish(alice, "Nine words", summary="alpha beta gamma delta epsilon zeta eta theta iota")
+    nine = "alpha beta gamma delta epsilon zeta eta theta iota"
+    assert alice.search(kind="algorithm", query=nine).total == 1
+    assert alice.search(kind="algorithm", query=nine + " kappa").total == 0
