@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import desc, func, select, update
 
 from ..entities import Notification, User
-from ..errors import Conflict, InvalidInput, NotFound
+from ..errors import Conflict, GalleryError, InvalidInput, NotFound
 from ..store import convert
 from ..store.schema import AssetRow, NotificationRow, UserRow
 from . import validate
@@ -139,5 +139,5 @@ class Accounts(ServiceBase):
             return
         try:
             send_email(settings, address, subject, body)
-        except (OSError, smtplib.SMTPException) as exc:  # the in-gallery notification is already there
+        except (OSError, smtplib.SMTPException, GalleryError) as exc:  # the in-gallery notification is there
             logging.getLogger("gallery_widgets").warning("Could not email %s about a failed scan: %s", address, exc)
