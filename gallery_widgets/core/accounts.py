@@ -130,14 +130,12 @@ class Accounts(ServiceBase):
         version = getattr(source, "version", "") or ""
         subject, body = scan_report(source.name, source.kind, version, failures)
         self._notify(self._user_id, subject, body)
-        settings = SmtpSettings.from_env()
-        if settings is None:
-            return
         with self._db.read() as s:
             address = self._me(s).email
-        if not address:
-            return
         try:
-            send_email(settings, address, subject, body)
-        except (OSError, smtplib.SMTPException, GalleryError) as exc:  # the in-gallery notification is there
+            settings = SmtpSettings.from_env()
+            if settings is not None and address:
+                send_email(settings, address, subject, body)
+        except (OSError, smtplib.SMTPException, GalleryError) as exc:
+            # The in-gallery notification is already there; a mail problem must not hide the scan result.
             logging.getLogger("gallery_widgets").warning("Could not email %s about a failed scan: %s", address, exc)
