@@ -19,3 +19,11 @@ def test_s1_every_word_of_a_long_query_must_match(alice, publish):
     nine = "alpha beta gamma delta epsilon zeta eta theta iota"
     assert alice.search(kind="algorithm", query=nine).total == 1
     assert alice.search(kind="algorithm", query=nine + " kappa").total == 0
+
+
+def test_s3_refreshing_details_without_counting_a_view(alice, bob, publish):
+    asset = publish(alice, "Counted once")
+    bob.asset(asset.content_id)
+    assert bob.asset(asset.content_id, count_view=False).views == 1
+    with pytest.raises(gw.InvalidInput):
+        bob.asset(asset.content_id, count_view="no")

@@ -110,17 +110,19 @@ class Market(ServiceBase):
             convert.summary_from_mapping(by_id[i], categories.get(i, ())) for i in ids if i in by_id
         )
 
-    def asset(self, content_id: str) -> Asset:
-        """An asset's details with its versions; counts one view unless you publish it (SPEC S3).
+    def asset(self, content_id: str, *, count_view: bool = True) -> Asset:
+        """An asset's details with its versions; opening them counts one view unless you
+        publish it (SPEC S3). Widgets refreshing what is already open pass ``count_view=False``.
 
         Raises:
             InvalidInput: ``content_id`` is not a content id.
             NotFound: no such asset is visible to you.
         """
+        validate.flag("count_view", count_view)
         with self._db.write() as s:
             me = self._me(s)
             row = self._visible_asset(s, me, content_id)
-            if row.publisher_id != me.id:
+            if count_view and row.publisher_id != me.id:
                 s.execute(update(AssetRow).where(AssetRow.id == row.id).values(views=AssetRow.views + 1))
             return self._details(s, me, row)
 
