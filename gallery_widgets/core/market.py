@@ -64,7 +64,8 @@ class Market(ServiceBase):
             if tab in ("featured", "official"):
                 filters.append(getattr(AssetRow, tab).is_(True))
             elif tab == "favorites":
-                filters.append(exists().where(FavoriteRow.asset_id == AssetRow.id, FavoriteRow.user_id == me.id))
+                # Driven by the user's own favorites (few), not by walking the whole kind.
+                filters.append(AssetRow.id.in_(select(FavoriteRow.asset_id).where(FavoriteRow.user_id == me.id)))
             for category in chosen:
                 filters.append(
                     exists().where(AssetCategoryRow.asset_id == AssetRow.id, AssetCategoryRow.category == category)
