@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from dataclasses import dataclass, field
 
 from sqlalchemy import column, desc, exists, func, literal_column, select, table, text
@@ -22,8 +23,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 MAX_TERMS = 12
-# Below this many matches a page is sorted from the matching set; above, the sort index is walked.
-SET_FIRST_LIMIT = 3000
+# How long a cached "assets of this kind" size is trusted when choosing a plan.
+_KIND_SIZE_TTL_S = 60.0
+_kind_sizes: dict[tuple[str, str], tuple[float, int]] = {}
 
 SQLITE_DDL = (
     "CREATE VIRTUAL TABLE assets_fts USING fts5(search_doc, facets, content='asset_texts', "
@@ -173,23 +175,36 @@ def _sqlite_market(session, q: MarketQuery, assets):
     if total == 0 or q.offset >= total:
         return total, []
 
-    if q.sort_column is None:  # relevance: rank every match by bm25
-        ranked = (
-            select(fts.c.rowid.label("id"), literal_column("bm25(assets_fts)").label("rank"))
-            .select_from(fts)
-            .where(text("assets_fts MATCH :expr").bindparams(expr=expression))
-        ).subquery("ranked")
-        statement = (
-            select(assets.id).join(ranked, ranked.c.id == assets.id).where(*q.filters)
-            .order_by(ranked.c.rank, desc(assets.id))
-        )
-    elif total <= SET_FIRST_LIMIT:
+    if q.sort_column is None:
+        # Relevance: FTS5 ranks inside the index (bm25) and keeps only the page; the SQL
+        # filters then re-check those few ids, so the index can never widen what a user sees.
+        ranked = session.scalars(
+            fts_ids(expression).order_by(text("rank")).offset(q.offset).limit(q.limit)
+        ).all()
+        allowed = set(session.scalars(select(assets.id).where(assets.id.in_(ranked), *q.filters))) if ranked else set()
+        return total, [i for i in ranked if i in allowed]
+    if _set_first_is_cheaper(session, q, total, fts_ids):
         statement = select(assets.id).where(assets.id.in_(fts_ids(expression)), *q.filters).order_by(*_order(q, assets))
     else:
         conditions = q.filters + ([words_match()] if q.words else [])
         statement = select(assets.id).where(*conditions).order_by(*_order(q, assets))
     ids = session.scalars(statement.offset(q.offset).limit(q.limit)).all()
     return total, list(ids)
+
+
+def _set_first_is_cheaper(session, q: MarketQuery, total: int, fts_ids) -> bool:
+    """Sort the ``total`` matches themselves, or walk the sort index until the page is full?
+
+    Walking reads about (offset + limit) × kind size / total rows; sorting reads ``total``.
+    """
+    key = (str(session.get_bind().url), q.kind)
+    cached = _kind_sizes.get(key)
+    now = time.monotonic()
+    if cached is None or now - cached[0] > _KIND_SIZE_TTL_S:
+        size = session.scalar(select(func.count()).select_from(fts_ids(f"facets : zzr{q.kind}").subquery()))
+        cached = _kind_sizes[key] = (now, size or 1)
+    walk = (q.offset + q.limit) * cached[1] / max(total, 1)
+    return total <= walk
 
 
 def _postgres_market(session, q: MarketQuery, assets):
