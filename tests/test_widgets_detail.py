@@ -71,7 +71,7 @@ def test_s3_detail_opening_calls_asset_once_and_counts_one_view(asset, alice, bo
     assert "Churn forecaster" in detail.title_html.value
     assert "alice" in detail.meta_html.value and "Industry/Retail" in detail.meta_html.value
     assert "Gradient boosting" in detail.summary_html.value
-    assert "👁 1" in detail.counters_html.value
+    assert "1 view<" in detail.counters_html.value
     assert list(detail.tabs.titles)[:5] == list(TAB_NAMES[:5])
     assert "gw-detail" in detail._dom_classes
 

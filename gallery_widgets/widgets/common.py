@@ -20,7 +20,10 @@ STYLE = """
 .gw-error { background: #fdecea; color: #8a1c1c; border: 1px solid #f5c2c0; border-radius: 6px; padding: 6px 10px; margin: 4px 0; }
 .gw-ok { background: #e8f5e9; color: #1b5e20; border: 1px solid #b7dfb9; border-radius: 6px; padding: 6px 10px; margin: 4px 0; }
 .gw-muted { color: var(--jp-ui-font-color2, #656d76); font-size: 12px; }
-.gw-title { font-size: 15px; font-weight: 600; margin: 0; line-height: 1.3; }
+.gw-root .widget-html-content { line-height: 1.45; }
+.gw-title { font-size: 15px; font-weight: 600; margin: 0; line-height: 1.3;
+            overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.gw-description blockquote { border-left: 3px solid #d0d7de; margin: 6px 0; padding: 2px 10px; color: #57606a; }
 .gw-h1 { font-size: 20px; font-weight: 650; margin: 0 0 2px 0; }
 .gw-badge { display: inline-block; font-size: 11px; font-weight: 600; border-radius: 10px; padding: 1px 8px; margin-right: 4px; }
 .gw-badge-official { background: #e3f2fd; color: #0d47a1; }
@@ -63,9 +66,9 @@ def badges(asset) -> str:
 
 def counters(asset) -> str:
     return (
-        f'<div class="gw-counters"><span title="views">👁 {asset.views:,}</span>'
+        f'<div class="gw-counters"><span title="views">{asset.views:,} view{"" if asset.views == 1 else "s"}</span>'
         f'<span title="favorites">☆ {asset.favorites:,}</span>'
-        f'<span title="subscriptions">⬇ {asset.subscriptions:,}</span></div>'
+        f'<span title="subscriptions">⬇ {asset.subscriptions:,} subscribed</span></div>'
     )
 
 

@@ -216,7 +216,7 @@ class MarketBrowser(w.VBox):
         self.pager = w.HBox([self.prev_button, self.page_label, self.next_button],
                             layout=w.Layout(justify_content="center", align_items="center", margin="8px 0"))
         self.pager.add_class("gw-pager")
-        self.back_button = w.Button(description="← Back to market", layout=w.Layout(width="auto"))
+        self.back_button = w.Button(description="← Back to market", layout=w.Layout(width="auto", align_self="flex-start"))
         self.back_button.add_class("gw-back")
 
         header = w.HTML('<div class="gw-h1">Asset market</div>'

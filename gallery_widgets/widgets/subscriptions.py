@@ -75,11 +75,11 @@ class SubscriptionRow(w.HBox):
             + "</div>"
         )
         self.info.layout = w.Layout(flex="1 1 auto")
-        self.cancel_button = w.Button(description="Cancel Subscription", icon="times",
+        self.cancel_button = w.Button(description="Cancel Subscription", icon="times", layout=w.Layout(width="auto"),
                                       tooltip="Stop using it; you can retrieve it later under the same quota")
         self.cancel_button.add_class("gw-sub-cancel")
         self.retrieve_button = w.Button(description="Retrieve Subscription", icon="undo", button_style="info",
-                                        tooltip="Use it again under its original quota")
+                                        layout=w.Layout(width="auto"), tooltip="Use it again under its original quota")
         self.retrieve_button.add_class("gw-sub-retrieve")
         self.import_button = w.Button(description="Import", icon="download", button_style="primary",
                                       tooltip="Use it in this notebook")
