@@ -5,6 +5,7 @@ helper functions of the notebook that it uses, so it runs the same way after pub
 
 from __future__ import annotations
 
+import dis
 import inspect
 import textwrap
 import types
@@ -14,8 +15,13 @@ from .errors import InvalidInput
 _SIMPLE = (int, float, str, bool, bytes, type(None))
 
 
+_GLOBAL_LOADS = frozenset({"LOAD_GLOBAL", "LOAD_NAME"})  # LOAD_NAME: globals read in a class body
+
+
 def _global_names(code: types.CodeType) -> set[str]:
-    names = set(code.co_names)
+    """The global names ``code`` reads. ``co_names`` also lists attribute names (``path.write_text``),
+    which must not pull in a notebook variable that merely shares the name."""
+    names = {i.argval for i in dis.get_instructions(code) if i.opname in _GLOBAL_LOADS}
     for const in code.co_consts:
         if isinstance(const, types.CodeType):
             names |= _global_names(const)
@@ -68,6 +74,9 @@ def capture_function(fn) -> str:
                     helpers.append(_source_of(value, name))
                     if inspect.isfunction(value):
                         visit(value)
+                    else:  # a helper class: what its methods use is needed too
+                        for method in _methods(value):
+                            visit(method)
             elif hasattr(value, "__module__") and hasattr(value, "__qualname__") and value.__module__ not in (None, "__main__"):
                 qualname = value.__qualname__
                 if "." in qualname or "<" in qualname:
@@ -94,6 +103,19 @@ def capture_function(fn) -> str:
         _source_of(fn, fn.__name__),
     ]
     return "\n\n".join(p for p in parts if p.strip()) + "\n"
+
+
+def _methods(cls) -> list:
+    """The plain functions behind a class's methods, static/class methods and properties."""
+    found = []
+    for member in vars(cls).values():
+        if isinstance(member, (staticmethod, classmethod)):
+            member = member.__func__
+        if isinstance(member, property):
+            found.extend(f for f in (member.fget, member.fset, member.fdel) if inspect.isfunction(f))
+        elif inspect.isfunction(member):
+            found.append(member)
+    return found
 
 
 def hyperparameters_from(spec) -> list:

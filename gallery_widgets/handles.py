@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import os
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -13,6 +16,54 @@ from .errors import InvalidInput, PermissionDenied
 from .packing import MANIFEST_ENTRY
 
 PREVIEW_LIMIT = 100_000
+
+_artifact_folders: set[str] = set()  # unpacked artifacts this process imported code from (with a trailing /)
+
+
+@contextlib.contextmanager
+def importing_from(folder: Path):
+    """Let code in an unpacked artifact ``folder`` import its sibling modules — its own.
+
+    ``folder`` goes first on ``sys.path``, and the modules that earlier imports loaded
+    from *other* artifacts are hidden meanwhile: two artifacts (or two versions of one)
+    that both ship, say, ``utils.py`` must not share the one imported first (SPEC U1,
+    U6). What this folder loads stays registered afterwards.
+    """
+    folder = str(folder)
+    own = folder + os.sep
+    others = tuple(f for f in _artifact_folders if f != own)
+    _artifact_folders.add(own)
+    hidden = {}
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None) or ""
+        if others and file.startswith(others):
+            hidden[name] = sys.modules.pop(name)
+    sys.path.insert(0, folder)
+    try:
+        yield
+    finally:
+        sys.path.remove(folder)
+        for name, module in hidden.items():
+            sys.modules.setdefault(name, module)
+
+
+def load_module(folder: Path, module_name: str, unique_name: str):
+    """Execute ``module_name`` (a ``.py`` file or a package) of ``folder`` as a module named
+    ``unique_name``; call it inside ``importing_from(folder)``."""
+    path = folder / (module_name.replace(".", "/") + ".py")
+    package = None
+    if not path.exists():
+        path = folder / module_name.replace(".", "/") / "__init__.py"
+        package = [str(path.parent)]  # so the package's relative imports resolve
+    spec = importlib.util.spec_from_file_location(unique_name, path, submodule_search_locations=package)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[unique_name] = module  # registered, as an import would (relative imports need it)
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(unique_name, None)
+        raise
+    return module
 
 
 class ImportedAlgorithm:
@@ -82,7 +133,8 @@ class ImportedAlgorithm:
         """The text of one file (default: the entrypoint's module), up to 100,000 characters."""
         self._require_code_visible()
         if path is None:
-            path = self.entrypoint.split(":")[0].replace(".", "/") + ".py"
+            module = self.entrypoint.split(":")[0].replace(".", "/")
+            path = module + ".py" if module + ".py" in self.files else module + "/__init__.py"  # a package
         if path not in self.files:
             raise InvalidInput(f"{self.title!r} has no file {path!r}; its files are: {', '.join(self.files)}.")
         return (self.folder / path).read_text("utf-8", errors="replace")[:PREVIEW_LIMIT]
@@ -93,18 +145,9 @@ class ImportedAlgorithm:
         self._require_code_visible()
         if self._module is None:
             module_name = self.entrypoint.split(":")[0]
-            path = self.folder / (module_name.replace(".", "/") + ".py")
-            if not path.exists():
-                path = self.folder / module_name.replace(".", "/") / "__init__.py"
             unique = f"gallery_{self.content_id}_{self.version.replace('.', '_')}_{module_name.replace('.', '_')}"
-            spec = importlib.util.spec_from_file_location(unique, path)
-            module = importlib.util.module_from_spec(spec)
-            sys.path.insert(0, str(self.folder))  # so the module's own sibling imports resolve
-            try:
-                spec.loader.exec_module(module)
-            finally:
-                sys.path.remove(str(self.folder))
-            self._module = module
+            with importing_from(self.folder):  # so the module's own sibling imports resolve
+                self._module = load_module(self.folder, module_name, unique)
         return self._module
 
     def train(self, params=None, inputs=None, output_dir=None, *, memory_limit_mb=None, timeout_s=None):
@@ -265,6 +308,8 @@ class ImportedWorkflow:
             raise InvalidInput(f"inputs names unknown step(s) {', '.join(unknown)}; steps: "
                                f"{', '.join(s['name'] for s in self.steps)}.")
         self._gallery._require_usable_now(self.content_id)
-        run_dir = self.runs_root / self.workspace / self.name / time.strftime("%Y%m%d-%H%M%S")
-        run_dir.mkdir(parents=True, exist_ok=True)
+        parent = self.runs_root / self.workspace / self.name
+        parent.mkdir(parents=True, exist_ok=True)
+        # A folder of its own for every run: runs started together must not share outputs.
+        run_dir = Path(tempfile.mkdtemp(dir=parent, prefix=time.strftime("%Y%m%d-%H%M%S-")))
         return WorkflowRun(self, inputs, run_dir)

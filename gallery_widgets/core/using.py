@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import sys
 import warnings
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from .. import extract
 from ..environment import unmet
 from ..errors import Conflict, InvalidInput, NotFound
 from ..store import convert
-from ..store.schema import AssetRow, ImportRow, VersionRow
+from ..store.schema import AssetRow, DependencyRow, ImportRow, VersionRow
 from . import validate
 from .base import ServiceBase
 
@@ -50,8 +49,12 @@ class Using(ServiceBase):
         return asset, self._pick_version(s, me, asset, version)
 
     def _check_environment(self, title: str, constraints, mode: str) -> list[str]:
+        """``constraints``: one ``Constraints``, or a list of them (a workflow's steps)."""
         validate.choice("check_constraints", mode, CONSTRAINT_MODES)
-        problems = [] if mode == "ignore" else unmet(constraints)
+        problems: list[str] = []
+        if mode != "ignore":
+            for each in constraints if isinstance(constraints, (list, tuple)) else [constraints]:
+                problems += [p for p in unmet(each) if p not in problems]
         if problems:
             message = f"{title!r} needs what this kernel does not have: " + "; ".join(problems)
             if mode == "raise":
@@ -109,32 +112,28 @@ class Using(ServiceBase):
         folder = self._fetch(digest)
         self._check_environment(title, constraints, check_constraints)
         module_name, function_name = loader.split(":")
-        import importlib.util
+        from ..handles import importing_from, load_module
 
-        path = folder / (module_name.replace(".", "/") + ".py")
-        spec = importlib.util.spec_from_file_location(f"{unique}_{module_name.replace('.', '_')}", path)
-        module = importlib.util.module_from_spec(spec)
-        sys.path.insert(0, str(folder))
-        try:
-            spec.loader.exec_module(module)
+        with importing_from(folder):  # the loader sees its own sibling modules, not another artifact's
+            module = load_module(folder, module_name, f"{unique}_{module_name.replace('.', '_')}")
             predictor = getattr(module, function_name)(folder)
-        finally:
-            sys.path.remove(str(folder))
         if not callable(getattr(predictor, "predict", None)):
             raise InvalidInput(f"The loader of {title!r} returned {type(predictor).__name__}, which has no predict().")
         self._record_import(version_id)
         return predictor
 
     def import_workflow(self, content_id: str, version: str | None = None, name: str | None = None,
-                        region: str = "local", workspace: str = "default"):
+                        region: str = "local", workspace: str = "default", *, check_constraints: str = "warn"):
         """Import a workflow you subscribed to into a workspace, ready to run (SPEC U3).
 
         ``name`` defaults to ``workflow_`` + 4 hex digits; ``region`` is where it runs
-        (``local``: this machine).
+        (``local``: this machine). The constraints of its steps' algorithm versions that
+        this kernel does not meet are reported by name (U5), as for ``import_algorithm``.
 
         Raises:
             NotFound / SubscriptionRequired: as for ``import_algorithm``.
-            InvalidInput: a bad name, region or workspace.
+            InvalidInput: a bad name, region or workspace; unmet constraints with
+                ``check_constraints="raise"``.
             Conflict: the workspace already has a workflow of that name.
         """
         validate.choice("region", region, REGIONS)
@@ -147,6 +146,11 @@ class Using(ServiceBase):
                 ImportRow.user_id == me.id, ImportRow.workspace == workspace, ImportRow.local_name == name))
             if clash is not None:
                 raise Conflict(f"Workspace {workspace!r} already has a workflow named {name!r}; pick another name.")
+            steps = s.scalars(select(VersionRow.constraints).join(
+                DependencyRow, DependencyRow.algorithm_version_id == VersionRow.id).where(
+                DependencyRow.workflow_version_id == row.id).order_by(DependencyRow.step)).all()
+            self._check_environment(asset.title, [convert.constraints(row.constraints),
+                                                  *(convert.constraints(c) for c in steps)], check_constraints)
             s.add(ImportRow(user_id=me.id, version_id=row.id, workspace=workspace, local_name=name,
                             created_at=self._now()))
             return self._imported_workflow(asset, row, name, workspace)

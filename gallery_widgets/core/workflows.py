@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from ..errors import InvalidInput, NotFound
+from ..errors import InvalidInput, NotFound, SubscriptionRequired
 from ..store.schema import AssetRow, DependencyRow, VersionRow
 from ..workflow import StepOutput
 from . import validate
@@ -61,12 +61,17 @@ class Workflows(ServiceBase):
                 references: dict[str, str] = {}
                 resolved: dict[str, dict] = {}
                 dependencies: list[tuple[str, int]] = []
+                released: dict[str, tuple[AssetRow, VersionRow]] = {}  # digest -> what this release made of it
                 for step in workflow.steps:
-                    if step.name in local:
+                    if step.name in local and digests[step.name] in released:  # one algorithm, several steps
+                        asset, row = released[digests[step.name]]
+                    elif step.name in local:
                         _, archive, findings = local[step.name]
-                        asset, row = self._publish_step(s, me, step, len(archive), digests[step.name], findings,
-                                                        previous.get(step.name), visibility, whitelist,
-                                                        workflow_title=new_asset["title"] if new_asset else None)
+                        before = previous.get(step.name) or _same_algorithm(previous, me, step.algorithm.name)
+                        asset, row = self._publish_step(
+                            s, me, step, len(archive), digests[step.name], findings, before, visibility, whitelist,
+                            workflow_title=new_asset["title"] if new_asset else workflow_asset.title)
+                        released[digests[step.name]] = (asset, row)
                     else:
                         asset, row = self._step_reference(s, me, step)
                     self._check_wiring(step, row, resolved)
@@ -106,7 +111,7 @@ class Workflows(ServiceBase):
                                        findings=findings)
         title = validate.title(algorithm.name)
         taken = s.scalar(select(AssetRow.id).where(AssetRow.publisher_id == me.id, AssetRow.kind == "algorithm",
-                                                   AssetRow.title == title))
+                                                   func.lower(AssetRow.title) == title.lower()))
         if taken is not None and workflow_title:
             title = validate.title(f"{algorithm.name} ({workflow_title})"[: validate.MAX_TITLE])
         new_asset = dict(title=title, summary=f"Step {step.name} of a workflow", visibility=visibility,
@@ -122,7 +127,10 @@ class Workflows(ServiceBase):
             raise InvalidInput(f"Step {step.name!r}: no algorithm {step.reference} is visible to you.") from None
         if asset.kind != "algorithm":
             raise InvalidInput(f"Step {step.name!r}: {step.reference} is a {asset.kind}, not an algorithm.")
-        self._require_usable(s, me, asset)
+        try:
+            self._require_usable(s, me, asset)
+        except SubscriptionRequired as exc:  # documented as InvalidInput: the step cannot be used
+            raise InvalidInput(f"Step {step.name!r}: {exc}") from None
         try:
             row = self._pick_version(s, me, asset, number)
         except NotFound as exc:
@@ -153,6 +161,14 @@ class Workflows(ServiceBase):
                         f"{value.step!r}, which its algorithm does not declare (it has: {', '.join(sorted(outputs)) or 'none'})."
                     )
         resolved[step.name] = manifest
+
+
+def _same_algorithm(previous, me, name: str):
+    """The previous workflow version's algorithm of yours with this manifest name (a renamed step)."""
+    for asset, version in previous.values():
+        if asset.publisher_id == me.id and version.manifest.get("name") == name:
+            return asset, version
+    return None
 
 
 def _categories(categories):

@@ -7,7 +7,8 @@ posting lists in C, so even "every asset that says *model*" is counted in a few
 milliseconds; the page itself is then read either from the small matching set, or,
 when the set is large, by walking the sort index and checking each row.
 
-PostgreSQL uses a GIN index over ``to_tsvector('simple', search_doc)`` and plain SQL.
+PostgreSQL keeps the same two parts in ``asset_search.vector`` (search_doc at weight A,
+facets at weight D), filled by a trigger on ``asset_texts`` and read through one GIN index.
 Both match every word of the query as a prefix ("reinf lear" finds "reinforcement learning").
 """
 
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import column, desc, exists, func, literal_column, select, table, text
 from sqlalchemy.dialects import postgresql, sqlite
 
-_WORD = re.compile(r"\w+", re.UNICODE)
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)  # letters and digits; "_" splits words, as in both indexes
 MAX_TERMS = 12
 # How long a cached "assets of this kind" size is trusted when choosing a plan.
 _KIND_SIZE_TTL_S = 60.0
@@ -47,9 +48,29 @@ SQLITE_DROP = (
     "DROP TABLE IF EXISTS assets_fts",
 )
 POSTGRES_DDL = (
-    "CREATE INDEX ix_asset_texts_search ON asset_texts USING gin (to_tsvector('simple', search_doc))",
+    "CREATE TABLE asset_search (asset_id integer PRIMARY KEY REFERENCES assets(id) ON DELETE CASCADE, "
+    "vector tsvector NOT NULL)",
+    "CREATE INDEX ix_asset_search ON asset_search USING gin (vector)",
+    """CREATE FUNCTION asset_search_sync() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_OP = 'DELETE' THEN
+            DELETE FROM asset_search WHERE asset_id = OLD.asset_id;
+            RETURN OLD;
+        END IF;
+        INSERT INTO asset_search (asset_id, vector)
+        VALUES (NEW.asset_id, setweight(to_tsvector('simple', coalesce(NEW.search_doc, '')), 'A')
+                              || setweight(to_tsvector('simple', coalesce(NEW.facets, '')), 'D'))
+        ON CONFLICT (asset_id) DO UPDATE SET vector = EXCLUDED.vector;
+        RETURN NEW;
+    END $$""",
+    "CREATE TRIGGER asset_search_sync AFTER INSERT OR UPDATE OF search_doc, facets OR DELETE ON asset_texts "
+    "FOR EACH ROW EXECUTE FUNCTION asset_search_sync()",
 )
-POSTGRES_DROP = ("DROP INDEX IF EXISTS ix_asset_texts_search",)
+POSTGRES_DROP = (
+    "DROP TRIGGER IF EXISTS asset_search_sync ON asset_texts",
+    "DROP FUNCTION IF EXISTS asset_search_sync()",
+    "DROP TABLE IF EXISTS asset_search",
+)
 
 
 def ddl(dialect_name: str, *, drop: bool = False) -> tuple[str, ...]:
@@ -124,75 +145,121 @@ class MarketQuery:
 
 
 def run_market_query(session, q: MarketQuery, assets) -> tuple[int, list[int]]:
-    """(total, ids of the page in order) for ``q``; ``assets`` is the AssetRow class."""
-    if session.get_bind().dialect.name == "sqlite":
-        return _sqlite_market(session, q, assets)
-    return _postgres_market(session, q, assets)
+    """(total, ids of the page in order) for ``q``; ``assets`` is the AssetRow class.
 
-
-def _order(q: MarketQuery, assets, rank=None):
-    if q.sort_column is None and rank is not None:
-        return [rank, desc(assets.id)]
-    return [desc(q.sort_column), desc(assets.id)]
-
-
-def _sqlite_words(words) -> str:
-    return " AND ".join(f'search_doc : "{w}"*' for w in words)
-
-
-def _sqlite_market(session, q: MarketQuery, assets):
-    fts = table("assets_fts", column("rowid"))
-    if q.admin:
-        visible = f"facets : zzr{q.kind}"
-    else:
-        visible = f"(facets : zzp{q.kind} OR (facets : zzr{q.kind} AND facets : {_user_token(q.username)}))"
-    facet_terms = [_category_token(c) for c in q.categories]
-    if q.tab in FLAG_TOKENS:
-        facet_terms.append(FLAG_TOKENS[q.tab])
-    expression = " AND ".join(
-        [visible] + [f"facets : {t}" for t in facet_terms] + ([_sqlite_words(q.words)] if q.words else [])
-    )
-
-    def fts_ids(expr):
-        return select(fts.c.rowid).select_from(fts).where(text("assets_fts MATCH :expr").bindparams(expr=expr))
+    The index holds the visibility, kind, flags and categories of every asset as facet
+    tokens, so the total is one index count. The page is then sorted from the matching
+    set, or read by walking the sort index, whichever reads fewer rows. The SQL filters
+    of the core are applied to the page too, so the index can never widen what a user sees.
+    """
+    index = _SqliteIndex() if session.get_bind().dialect.name == "sqlite" else _PostgresIndex()
+    order = [desc(q.sort_column), desc(assets.id)] if q.sort_column is not None else None
 
     def words_match():
-        inner = fts_ids(_sqlite_words(q.words)).where(fts.c.rowid == assets.id)
-        return exists(inner)
+        return exists(index.ids(index.words(q.words)).where(index.id_column() == assets.id))
 
     if q.tab == "favorites":
-        # A user's favorites are few: filter them in SQL, checking words row by row.
+        # A user's favorites are few: filter them in SQL, checking the words row by row.
         conditions = q.filters + ([words_match()] if q.words else [])
         total = session.scalar(select(func.count()).select_from(assets).where(*conditions))
-        ids = session.scalars(
-            select(assets.id).where(*conditions).order_by(*_order(q, assets)).offset(q.offset).limit(q.limit)
-        ).all()
-        return total, list(ids)
+        statement = select(assets.id).where(*conditions).order_by(*(order or [desc(assets.subscriptions)]))
+        return total, list(session.scalars(statement.offset(q.offset).limit(q.limit)))
 
-    total = session.scalar(
-        select(func.count()).select_from(fts).where(text("assets_fts MATCH :expr").bindparams(expr=expression))
-    )
+    expression = index.expression(q)
+    total = session.scalar(select(func.count()).select_from(index.ids(expression).subquery()))
     if total == 0 or q.offset >= total:
         return total, []
-
-    if q.sort_column is None:
-        # Relevance: FTS5 ranks inside the index (bm25) and keeps only the page; the SQL
-        # filters then re-check those few ids, so the index can never widen what a user sees.
-        ranked = session.scalars(
-            fts_ids(expression).order_by(text("rank")).offset(q.offset).limit(q.limit)
-        ).all()
+    if order is None:  # relevance, ranked inside the index; the SQL filters re-check the page
+        ranked = list(session.scalars(index.ranked(expression).offset(q.offset).limit(q.limit)))
         allowed = set(session.scalars(select(assets.id).where(assets.id.in_(ranked), *q.filters))) if ranked else set()
         return total, [i for i in ranked if i in allowed]
-    if _set_first_is_cheaper(session, q, total, fts_ids):
-        statement = select(assets.id).where(assets.id.in_(fts_ids(expression)), *q.filters).order_by(*_order(q, assets))
+    if _set_first_is_cheaper(session, q, total, index):
+        statement = select(assets.id).where(assets.id.in_(index.ids(expression)), *q.filters)
     else:
-        conditions = q.filters + ([words_match()] if q.words else [])
-        statement = select(assets.id).where(*conditions).order_by(*_order(q, assets))
-    ids = session.scalars(statement.offset(q.offset).limit(q.limit)).all()
-    return total, list(ids)
+        statement = select(assets.id).where(*q.filters, *([words_match()] if q.words else []))
+    return total, list(session.scalars(statement.order_by(*order).offset(q.offset).limit(q.limit)))
 
 
-def _set_first_is_cheaper(session, q: MarketQuery, total: int, fts_ids) -> bool:
+class _SqliteIndex:
+    """FTS5: ``assets_fts`` with the columns ``search_doc`` and ``facets``."""
+
+    fts = table("assets_fts", column("rowid"))
+
+    def id_column(self):
+        return self.fts.c.rowid
+
+    def words(self, words) -> str:
+        return " AND ".join(f'search_doc : "{w}"*' for w in words)
+
+    def facet(self, token: str) -> str:
+        return f"facets : {token}"
+
+    def expression(self, q: MarketQuery) -> str:
+        if q.admin:
+            visible = self.facet(f"zzr{q.kind}")
+        else:
+            own = f"({self.facet(f'zzr{q.kind}')} AND {self.facet(_user_token(q.username))})"
+            visible = f"({self.facet(f'zzp{q.kind}')} OR {own})"
+        parts = [visible] + [self.facet(t) for t in _filter_tokens(q)]
+        if q.words:
+            parts.append(self.words(q.words))
+        return " AND ".join(parts)
+
+    def kind_expression(self, kind: str) -> str:
+        return self.facet(f"zzr{kind}")
+
+    def ids(self, expression: str):
+        return select(self.fts.c.rowid).select_from(self.fts).where(
+            text("assets_fts MATCH :expr").bindparams(expr=expression)
+        )
+
+    def ranked(self, expression: str):
+        return self.ids(expression).order_by(text("rank"))
+
+
+class _PostgresIndex:
+    """``asset_search.vector``: search_doc at weight A, facet tokens at weight D, one GIN index."""
+
+    search = table("asset_search", column("asset_id"), column("vector"))
+
+    def id_column(self):
+        return self.search.c.asset_id
+
+    def words(self, words) -> str:
+        return " & ".join(f"{w}:*A" for w in words)
+
+    def expression(self, q: MarketQuery) -> str:
+        if q.admin:
+            visible = f"zzr{q.kind}"
+        else:
+            visible = f"(zzp{q.kind} | (zzr{q.kind} & {_user_token(q.username)}))"
+        parts = [visible] + list(_filter_tokens(q))
+        if q.words:
+            parts.append(self.words(q.words))
+        return " & ".join(parts)
+
+    def kind_expression(self, kind: str) -> str:
+        return f"zzr{kind}"
+
+    def _matches(self, expression: str):
+        return self.search.c.vector.op("@@")(func.to_tsquery("simple", expression))
+
+    def ids(self, expression: str):
+        return select(self.search.c.asset_id).where(self._matches(expression))
+
+    def ranked(self, expression: str):
+        rank = func.ts_rank(self.search.c.vector, func.to_tsquery("simple", expression))
+        return self.ids(expression).order_by(desc(rank), desc(self.search.c.asset_id))
+
+
+def _filter_tokens(q: MarketQuery) -> list[str]:
+    tokens = [_category_token(c) for c in q.categories]
+    if q.tab in FLAG_TOKENS:
+        tokens.append(FLAG_TOKENS[q.tab])
+    return tokens
+
+
+def _set_first_is_cheaper(session, q: MarketQuery, total: int, index) -> bool:
     """Sort the ``total`` matches themselves, or walk the sort index until the page is full?
 
     Walking reads about (offset + limit) × kind size / total rows; sorting reads ``total``.
@@ -201,28 +268,10 @@ def _set_first_is_cheaper(session, q: MarketQuery, total: int, fts_ids) -> bool:
     cached = _kind_sizes.get(key)
     now = time.monotonic()
     if cached is None or now - cached[0] > _KIND_SIZE_TTL_S:
-        size = session.scalar(select(func.count()).select_from(fts_ids(f"facets : zzr{q.kind}").subquery()))
+        size = session.scalar(select(func.count()).select_from(index.ids(index.kind_expression(q.kind)).subquery()))
         cached = _kind_sizes[key] = (now, size or 1)
     walk = (q.offset + q.limit) * cached[1] / max(total, 1)
     return total <= walk
-
-
-def _postgres_market(session, q: MarketQuery, assets):
-    conditions = list(q.filters)
-    rank = None
-    statement = select(assets.id)
-    if q.words:
-        texts = table("asset_texts", column("asset_id"), column("search_doc"))
-        tsquery = func.to_tsquery("simple", " & ".join(f"{w}:*" for w in q.words))
-        vector = func.to_tsvector("simple", texts.c.search_doc)
-        statement = statement.join(texts, texts.c.asset_id == assets.id)
-        conditions.append(vector.op("@@")(tsquery))
-        rank = -func.ts_rank(vector, tsquery)
-    total = session.scalar(select(func.count()).select_from(statement.where(*conditions).subquery()))
-    ids = session.scalars(
-        statement.where(*conditions).order_by(*_order(q, assets, rank)).offset(q.offset).limit(q.limit)
-    ).all()
-    return total, list(ids)
 
 
 def insert_ignore(session, table_, values: dict) -> int:
