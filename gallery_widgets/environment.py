@@ -16,7 +16,8 @@ _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B?)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "KI": 2**10, "MI": 2**20, "GI": 2**30, "TI": 2**40}
 
 
-def _bytes(text: str) -> float | None:
+def amount(text) -> float | None:
+    """A resource amount as a number: '4GiB' → 4294967296.0, '2' → 2.0; None if unreadable."""
     match = _SIZE.match(str(text))
     if not match:
         return None
@@ -56,14 +57,14 @@ def unmet(constraints: Constraints) -> list[str]:
         key = name.lower()
         if key in ("cpu", "cpus"):
             have = os.cpu_count() or 1
-            if _bytes(wanted) is not None and have < float(_bytes(wanted)):
+            if amount(wanted) is not None and have < float(amount(wanted)):
                 problems.append(f"{name}: {wanted} (this machine has {have})")
         elif key in ("memory", "mem", "ram"):
-            need, have = _bytes(wanted), _total_memory()
+            need, have = amount(wanted), _total_memory()
             if need is not None and have is not None and have < need:
                 problems.append(f"{name}: {wanted} (this machine has {have / 2**30:.1f} GiB)")
         elif key in ("gpu", "gpus"):
-            need = _bytes(wanted)
+            need = amount(wanted)
             if need:
                 problems.append(f"{name}: {wanted} (no GPU is available to this kernel)")
     return problems

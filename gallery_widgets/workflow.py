@@ -125,8 +125,9 @@ class Workflow(LocalSource):
     def local_algorithms(self) -> list[Step]:
         return [s for s in self.steps if isinstance(s.algorithm, Algorithm)]
 
-    def resolved_manifest(self, references: dict[str, str], requirements=(), python=None) -> dict:
-        """The manifest once every step names a gallery version (``references``: step → 'cid@x.y.z')."""
+    def resolved_manifest(self, references: dict[str, str], requirements=(), python=None, resources=None) -> dict:
+        """The manifest once every step names a gallery version (``references``: step → 'cid@x.y.z');
+        the constraints are those of its steps together."""
         steps = []
         for step in self.steps:
             inputs = {}
@@ -137,7 +138,7 @@ class Workflow(LocalSource):
             steps.append({"name": step.name, "algorithm": references[step.name], "params": dict(step.params),
                           "inputs": inputs})
         return {"kind": "workflow", "name": self.name, "steps": steps, "requirements": list(requirements),
-                "python": python, "resources": {}}
+                "python": python, "resources": dict(resources or {})}
 
     def with_manifest(self, manifest: dict) -> "LocalSource":
         """A packable source of this workflow once resolved."""

@@ -61,6 +61,7 @@ class Workflows(ServiceBase):
                 references: dict[str, str] = {}
                 resolved: dict[str, dict] = {}
                 dependencies: list[tuple[str, int]] = []
+                step_constraints: list[dict] = []
                 released: dict[str, tuple[AssetRow, VersionRow]] = {}  # digest -> what this release made of it
                 for step in workflow.steps:
                     if step.name in local and digests[step.name] in released:  # one algorithm, several steps
@@ -77,7 +78,8 @@ class Workflows(ServiceBase):
                     self._check_wiring(step, row, resolved)
                     references[step.name] = f"{asset.content_id}@{row.version}"
                     dependencies.append((step.name, row.id))
-                manifest = workflow.resolved_manifest(references)
+                    step_constraints.append(row.constraints or {})
+                manifest = workflow.resolved_manifest(references, **_combined_constraints(step_constraints))
                 source = workflow.with_manifest(manifest)
                 archive = source.pack()
                 if content_id is None and number is None:
@@ -175,3 +177,20 @@ def _categories(categories):
     from .taxonomy import validate_categories
 
     return validate_categories(categories)
+
+
+def _combined_constraints(constraints: list[dict]) -> dict:
+    """A workflow needs what each of its steps needs (SPEC SUB1, U5): every Python specifier,
+    every requirement, and for each resource the largest amount asked."""
+    from ..environment import amount
+
+    pythons = [c["python"] for c in constraints if c.get("python")]
+    requirements = list(dict.fromkeys(r for c in constraints for r in c.get("requirements") or ()))
+    resources: dict[str, str] = {}
+    for c in constraints:
+        for name, wanted in (c.get("resources") or {}).items():
+            current = resources.get(name)
+            if current is None or (amount(wanted) or 0) > (amount(current) or 0):
+                resources[name] = wanted
+    python = ",".join(dict.fromkeys(p for spec in pythons for p in spec.split(","))) or None
+    return {"python": python, "requirements": requirements, "resources": resources}
