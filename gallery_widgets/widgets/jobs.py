@@ -45,7 +45,11 @@ GAP_STYLE = """
 JOB_STYLE = """
 <style>
 .gw-job { border: 1px solid var(--jp-border-color2, #d0d7de); border-radius: 10px; padding: 8px 12px; }
-.gw-job-logs textarea { font-family: var(--jp-code-font-family, monospace); font-size: 12px; background: #0f172a0d; }
+.gw-job-logs textarea { font-family: var(--jp-code-font-family, monospace); font-size: 12px; background: #0f172a0d;
+                        color: #1f2328; -webkit-text-fill-color: #1f2328; opacity: 1; }
+.gw-metrics { width: auto; min-width: 260px; }
+.gw-metrics td:first-child, .gw-metrics th:first-child { padding-right: 32px; }
+.gw-step .gw-job { border: none; padding: 4px 0 0 0; }
 .gw-step { border: 1px solid var(--jp-border-color2, #d0d7de); border-radius: 8px; padding: 6px 10px; margin: 4px 0; }
 .gw-step-failed { border-color: #d32f2f; background: #fff5f5; }
 .gw-step-error { color: #8a1c1c; font-size: 12px; white-space: pre-wrap; }
@@ -107,7 +111,7 @@ class JobView(w.VBox):
         self.metrics.add_class("gw-job-metrics")
         self.logs = w.Textarea(
             value="", disabled=True, placeholder="No output yet.",
-            layout=w.Layout(width="100%", height="160px"),
+            layout=w.Layout(width="100%", height="68px"),
         )
         self.logs.add_class("gw-job-logs")
         self.error = w.HTML()
@@ -178,6 +182,8 @@ class JobView(w.VBox):
             self.metrics.value = metrics_table(metrics)
             if logs != self.logs.value:
                 self.logs.value = logs
+                lines = min(12, max(3, logs.count("\n") + 1))
+                self.logs.layout.height = f"{lines * 18 + 14}px"  # as tall as the output, up to 12 lines
             self.error.value = (
                 f'<div class="gw-error">{esc(error)}</div>' if error and status in ("failed", "cancelled") else ""
             )
