@@ -42,28 +42,14 @@ def main(params, inputs, outputs):
 
 
 @pytest.fixture
-def opener(tmp_path, clock):
-    opened = []
-
-    def _open(user: str):
-        g = gw.open(f"sqlite:///{tmp_path}/g.db", user=user, clock=clock, artifacts=tmp_path / "artifacts")
-        opened.append(g)
-        return g
-
-    yield _open
-    if opened:
-        opened[0].close()
+def backend():
+    """Widget tests run over the embedded SQLite gallery only."""
+    return "sqlite"
 
 
 @pytest.fixture
-def alice(opener):
-    opener("admin")
-    return opener("alice")
-
-
-@pytest.fixture
-def bob(alice, opener):
-    return opener("bob")
+def opener(open_as):
+    return open_as
 
 
 @pytest.fixture
