@@ -27,3 +27,14 @@ def test_s3_refreshing_details_without_counting_a_view(alice, bob, publish):
     assert bob.asset(asset.content_id, count_view=False).views == 1
     with pytest.raises(gw.InvalidInput):
         bob.asset(asset.content_id, count_view="no")
+
+
+def test_m2_dataframe_keeps_remaining_days_whole(alice, bob, publish):
+    limited = publish(alice, "Thirty days", duration=gw.Duration(30))
+    unlimited = publish(alice, "Forever")
+    for asset in (limited, unlimited):
+        bob.subscribe(asset.content_id, accept_constraints=True, accept_agreements=True)
+    frame = bob.subscriptions().to_dataframe().set_index("title")
+    assert str(frame["remaining_days"].dtype) == "Int64"
+    assert frame.loc["Thirty days", "remaining_days"] == 30
+    assert frame["remaining_days"].isna().loc["Forever"]

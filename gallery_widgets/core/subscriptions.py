@@ -265,7 +265,9 @@ class SubscriptionList(tuple):
 
         columns = ["content_id", "kind", "title", "publisher", "status", "subscribed_at", "expires_at",
                    "auto_renew", "remaining_days", "asset_status"]
-        return pd.DataFrame([{c: getattr(sub, c) for c in columns} for sub in self], columns=columns)
+        frame = pd.DataFrame([{c: getattr(sub, c) for c in columns} for sub in self], columns=columns)
+        frame["remaining_days"] = frame["remaining_days"].astype("Int64")  # whole days; <NA> when unlimited
+        return frame
 
 
 def _describe(constraints: Constraints) -> str:

@@ -252,7 +252,7 @@ class PublishForm(w.VBox):
         self.layout = w.Layout(max_width="820px")
 
         if source is not None:
-            self._extra_sources.append(("given", source))
+            self._extra_sources.append(("passed to PublishForm", source))
         self.rescan()
         if source is not None:
             self.source_picker.value = source
