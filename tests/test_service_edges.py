@@ -1,4 +1,4 @@
-"""Keyword queries: every word counts, and a query too long to honour is refused (SPEC S1)."""
+"""Edges of the service API: query word limits (S1), refreshing without a view (S3), DataFrame types (M2)."""
 
 from __future__ import annotations
 
