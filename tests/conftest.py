@@ -180,3 +180,20 @@ PNG_1PX = bytes.fromhex(
     "1f15c4890000000d49444154789c6360000002000100e221bc330000000049454e44ae426082"
 )
 JPEG_HEADER = b"\xff\xd8\xff\xe0" + b"\x00" * 100 + b"\xff\xd9"
+
+
+class SmtpInbox:
+    """An aiosmtpd handler that keeps every message it accepts (for a real SMTP server on loopback)."""
+
+    def __init__(self):
+        self.envelopes = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.envelopes.append(envelope)
+        return "250 Message accepted for delivery"
+
+    def messages(self):
+        import email
+        import email.policy
+
+        return [email.message_from_bytes(e.content, policy=email.policy.default) for e in self.envelopes]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import email
-import email.policy
 import shutil
 import smtplib
 import socket
@@ -13,23 +11,10 @@ import subprocess
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from conftest import SmtpInbox
 
 from gallery_widgets.notify import SmtpSettings, scan_report, send_email
 from gallery_widgets.scan import Finding
-
-
-class _Inbox:
-    """An aiosmtpd handler that keeps every message it accepts."""
-
-    def __init__(self):
-        self.envelopes = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.envelopes.append(envelope)
-        return "250 Message accepted for delivery"
-
-    def messages(self):
-        return [email.message_from_bytes(e.content, policy=email.policy.default) for e in self.envelopes]
 
 
 def _free_port() -> int:
@@ -44,7 +29,7 @@ def smtp_server():
     started = []
 
     def start(**options):
-        inbox = _Inbox()
+        inbox = SmtpInbox()
         port = _free_port()
         controller = Controller(inbox, hostname="127.0.0.1", port=port, server_hostname="gallery-test", **options)
         controller.start()

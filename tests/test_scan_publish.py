@@ -5,8 +5,6 @@ and are kept on the version."""
 
 from __future__ import annotations
 
-import email
-import email.policy
 import socket
 import textwrap
 
@@ -18,7 +16,7 @@ import gallery_widgets as gw
 from gallery_widgets.errors import ScanFailed
 from gallery_widgets.store.schema import AssetRow, VersionRow
 
-from conftest import write_algorithm
+from conftest import SmtpInbox, write_algorithm
 
 SHELL_TRAIN = textwrap.dedent("""\
     import subprocess
@@ -41,25 +39,13 @@ LOW_TRAIN = textwrap.dedent("""\
 OS_SYSTEM_PICKLE = b"cos\nsystem\n(S'echo owned'\ntR."
 
 
-class _Inbox:
-    def __init__(self):
-        self.envelopes = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.envelopes.append(envelope)
-        return "250 Message accepted for delivery"
-
-    def messages(self):
-        return [email.message_from_bytes(e.content, policy=email.policy.default) for e in self.envelopes]
-
-
 @pytest.fixture
 def smtp(monkeypatch):
     """A real SMTP server on 127.0.0.1 that the gallery is configured to use."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    inbox = _Inbox()
+    inbox = SmtpInbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=port, server_hostname="gallery-test")
     controller.start()
     monkeypatch.setenv("GALLERY_SMTP_HOST", "127.0.0.1")

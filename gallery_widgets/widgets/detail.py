@@ -390,7 +390,7 @@ class AssetDetail(w.VBox):
         self.tabs.observe(self._on_tab, names="selected_index")
 
     # -- drawing ------------------------------------------------------------------------------
-    def _render(self) -> None:
+    def _render(self, *, comments: bool = True) -> None:
         self._render_header()
         self._render_actions()
         self._render_description()
@@ -398,7 +398,8 @@ class AssetDetail(w.VBox):
         self._render_restrictions()
         self._render_paper()
         self._render_code()
-        self._render_comments()
+        if comments:  # comments are a query of their own; an edit does not change them
+            self._render_comments()
 
     def _render_header(self) -> None:
         a = self.asset
@@ -570,13 +571,7 @@ class AssetDetail(w.VBox):
     def _apply(self, asset) -> None:
         """Draw a new ``Asset`` returned by the service."""
         self.asset = asset
-        self._render_header()
-        self._render_actions()
-        self._render_description()
-        self._render_versions()
-        self._render_restrictions()
-        self._render_paper()
-        self._render_code()
+        self._render(comments=False)
 
     # -- favorite / subscribe / import / run -----------------------------------------------
     @shows_errors
