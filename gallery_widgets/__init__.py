@@ -19,6 +19,7 @@ from .entities import (
     Constraints,
     Duration,
     Notification,
+    PackedSource,
     Page,
     Paper,
     Subscription,
@@ -52,7 +53,8 @@ _LAZY = {
     "taxonomy": ("gallery_widgets.core.taxonomy", "taxonomy"),
     "render_markdown": ("gallery_widgets.core.markdown", "render_markdown"),
     "LICENSES": ("gallery_widgets.core.validate", "LICENSES"),
-    "UNSET": ("gallery_widgets.core.base", "UNSET"),
+    "UNSET": ("gallery_widgets.entities", "UNSET"),
+    "GalleryService": ("gallery_widgets.service", "GalleryService"),
     "agreement_text": ("gallery_widgets.core.agreements", "agreement_text"),
     # Widgets (SPEC §5) load ipywidgets on first use only.
     "MarketBrowser": ("gallery_widgets.widgets.market", "MarketBrowser"),
@@ -84,6 +86,6 @@ __all__ = [
     "open", "Algorithm", "Model", "Workflow", "Step", "report", "Duration", "Paper", "Page", "Asset", "AssetSummary", "Version",
     "Subscription", "Comment", "User", "Notification", "Constraints", "WhitelistChange", "GalleryError",
     "NotFound", "PermissionDenied", "InvalidInput", "Conflict", "SubscriptionRequired", "AgreementRequired",
-    "ScanFailed", "SchemaOutdated", "categories", "taxonomy", "LICENSES", "MarketBrowser", "AssetDetail",
+    "ScanFailed", "SchemaOutdated", "PackedSource", "GalleryService", "categories", "taxonomy", "LICENSES", "MarketBrowser", "AssetDetail",
     "PublishForm", "SubscriptionsTable", "ImportWorkflowDialog", "MyGallery", "JobView", "RunView",
 ]

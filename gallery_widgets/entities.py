@@ -6,15 +6,27 @@ store ever holds a database object.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import math
+import os
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Generic, Mapping, TypeVar
+from pathlib import Path
+from typing import Any, BinaryIO, Generic, Mapping, TypeVar
 
 T = TypeVar("T")
 
 KINDS = ("algorithm", "model", "workflow")
 VISIBILITIES = ("private", "group", "public")
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Any = _Unset()  # "not given", as opposed to None meaning "remove"
 
 
 @dataclass(frozen=True)
@@ -42,6 +54,15 @@ class Constraints:
     @property
     def empty(self) -> bool:
         return not (self.python or self.requirements or self.resources)
+
+    @classmethod
+    def from_manifest(cls, manifest: Mapping) -> "Constraints":
+        """The constraints a checked manifest declares (``python``, ``requirements``, ``resources``)."""
+        return cls(
+            python=manifest.get("python") or None,
+            requirements=tuple(manifest.get("requirements") or ()),
+            resources=dict(manifest.get("resources") or {}),
+        )
 
 
 @dataclass(frozen=True)
@@ -179,3 +200,112 @@ class WhitelistChange:
     users: tuple[str, ...]
     propagated: tuple[str, ...] = ()  # "content_id@version" algorithm versions also changed
     skipped: tuple[str, ...] = ()  # dependencies owned by someone else, left as they were
+
+
+class SubscriptionList(tuple):
+    """A tuple of ``Subscription`` that also converts to a pandas DataFrame (SPEC M2)."""
+
+    def to_dataframe(self):
+        import pandas as pd
+
+        columns = ["content_id", "kind", "title", "publisher", "status", "subscribed_at", "expires_at",
+                   "auto_renew", "remaining_days", "asset_status"]
+        frame = pd.DataFrame([{c: getattr(sub, c) for c in columns} for sub in self], columns=columns)
+        frame["remaining_days"] = frame["remaining_days"].astype("Int64")  # whole days; <NA> when unlimited
+        return frame
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """A text a user accepts before subscribing or publishing (SPEC SUB1, P1)."""
+
+    id: str
+    version: str
+    title: str
+    text: str
+
+
+@dataclass(frozen=True)
+class PackedSource:
+    """A local algorithm, model or workflow as it travels to a gallery (SPEC §6, T5).
+
+    ``kind`` and the checked ``manifest``; ``archive`` is the deterministic zip of its
+    files (``.gallery/manifest.json`` inside), as bytes, a path to the file, or a
+    readable binary stream (read once), and ``sha256`` its hex digest. The gallery
+    recomputes the digest, checks the manifest and scans the files; it never runs them.
+
+    A workflow has no archive of its own: the gallery writes it once every step names a
+    gallery version. Each of its manifest's ``steps`` names its algorithm either as a
+    gallery reference ``"content_id@x.y.z"`` or as ``{"local": key}``, and
+    ``algorithms[key]`` is that local algorithm, packed; the workflow and these
+    algorithms are published in one transaction (SPEC P6).
+    """
+
+    kind: str
+    manifest: Mapping[str, Any]
+    archive: bytes | os.PathLike | BinaryIO | None = None
+    sha256: str = ""
+    algorithms: Mapping[str, "PackedSource"] = field(default_factory=dict)
+
+    @classmethod
+    def from_bytes(cls, kind: str, manifest: Mapping[str, Any], archive: bytes) -> "PackedSource":
+        """A packed algorithm or model whose digest is computed here."""
+        return cls(kind, manifest, archive, hashlib.sha256(archive).hexdigest())
+
+    @property
+    def name(self) -> str:
+        return str(self.manifest.get("name", "")) if isinstance(self.manifest, Mapping) else ""
+
+    def open_archive(self) -> BinaryIO:
+        """The archive as a readable binary stream (the caller closes it)."""
+        if isinstance(self.archive, (bytes, bytearray, memoryview)):
+            return io.BytesIO(bytes(self.archive))
+        if isinstance(self.archive, (str, os.PathLike)):
+            return open(Path(self.archive), "rb")
+        if self.archive is not None and hasattr(self.archive, "read"):
+            return self.archive
+        raise ValueError(f"This packed {self.kind} has no archive.")
+
+    def __repr__(self) -> str:
+        extra = f", {len(self.algorithms)} local algorithms" if self.algorithms else ""
+        return f"PackedSource({self.kind!r}, {self.name!r}, sha256={self.sha256[:12] or '-'}…{extra})"
+
+
+@dataclass(frozen=True)
+class UsableVersion:
+    """The version of an asset the acting user may import, resolved by the gallery (SPEC U1, U3-U7).
+
+    Everything the kernel needs to fetch (``digest``), verify, check (``constraints``)
+    and run it; ``code_visible`` says whether the user may read its code (open code, or
+    the publisher). For a workflow, ``steps`` are the algorithm versions its steps
+    use, in step order, each once; a step's manifest names one as ``reference``.
+    """
+
+    content_id: str
+    title: str
+    kind: str
+    version: str
+    digest: str
+    manifest: Mapping[str, Any]
+    code_visible: bool
+    constraints: Constraints
+    steps: tuple["UsableVersion", ...] = ()
+
+    @property
+    def reference(self) -> str:
+        return f"{self.content_id}@{self.version}"
+
+
+@dataclass(frozen=True)
+class WorkspaceWorkflow:
+    """A workflow imported into a workspace under a local name (SPEC U3), as the gallery keeps it.
+
+    ``version`` is the imported version, with its steps, as it was resolved for the
+    user when they imported it.
+    """
+
+    name: str
+    workspace: str
+    region: str
+    imported_at: datetime
+    version: UsableVersion

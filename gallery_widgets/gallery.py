@@ -15,19 +15,21 @@ from .core.accounts import Accounts
 from .core.base import Clock, Context, utc_now
 from .core.market import Market
 from .core.publishing import Publishing
+from .core.reference import ReferenceData
 from .core.subscriptions import Subscriptions
 from .core.using import Using
 from .core.workflows import Workflows
 from .errors import InvalidInput
+from .service import GalleryService
 from .store.engine import Database
 from .store.schema import UserRow
 from .store.search import insert_ignore
 
 
-class LocalGallery(Accounts, Market, Subscriptions, Publishing, Workflows, Using):
+class LocalGallery(Accounts, Market, Subscriptions, Publishing, Workflows, Using, ReferenceData, GalleryService):
     """A gallery opened by one user, over a SQL database and a local artifact folder.
 
-    Every method acts as ``self.username``; see SPEC §4 for the whole API.
+    Every method acts as ``self.username``; it implements ``GalleryService`` (SPEC §4, §6).
     """
 
     def __repr__(self) -> str:
@@ -50,11 +52,6 @@ class LocalGallery(Accounts, Market, Subscriptions, Publishing, Workflows, Using
                     del _contexts[key]
         self._db.dispose()
 
-    def __enter__(self) -> "LocalGallery":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 _contexts: dict[tuple[str, str], Context] = {}

@@ -1,6 +1,9 @@
-"""Reading and checking ``algorithm.yaml`` and ``model.yaml`` (SPEC §4).
+"""Reading and checking manifests: ``algorithm.yaml``, ``model.yaml`` and a packed
+workflow's steps (SPEC §4, P6), and hyperparameters against them (U2).
 
-Every error names the file and the field, so a publisher can fix it at once.
+Both sides use it: the kernel when it packs a local source or starts a job, the
+gallery when it receives a packed source it must not trust. Every error names the
+file and the field, so a publisher can fix it at once.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ PARAM_TYPES = {"int": int, "float": float, "str": str, "bool": bool}
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-. ]{0,99}$")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _ENTRY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$")
+STEP_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
+REFERENCE = re.compile(r"^([A-Za-z0-9_-]{6,64})@(\d+\.\d+\.\d+)$")  # a gallery algorithm version
+MAX_STEPS = 100
 
 
 def load_yaml(path: Path) -> dict:
@@ -203,3 +209,125 @@ def model_manifest(data: dict, where: str) -> dict:
         "resources": resources(where, data.get("resources")),
         "description": str(data.get("description") or ""),
     }
+
+
+def check_params(manifest: dict, params) -> dict:
+    """The full hyperparameters (defaults filled in), or InvalidInput naming the bad field."""
+    if params is None:
+        params = {}
+    if not isinstance(params, dict):
+        raise InvalidInput("params must be a dict of hyperparameter name -> value.")
+    declared = {p["name"]: p for p in manifest.get("hyperparameters", [])}
+    unknown = sorted(set(params) - set(declared))
+    if unknown:
+        raise InvalidInput(
+            f"Unknown hyperparameter(s) {', '.join(map(str, unknown))} for {manifest['name']}; "
+            f"it takes: {', '.join(declared) or 'none'}."
+        )
+    result = {}
+    for name, spec in declared.items():
+        if name in params and params[name] is not None:
+            result[name] = check_value("hyperparameters", name, spec, params[name])
+        elif spec.get("default") is not None:
+            result[name] = spec["default"]
+        elif spec.get("required"):
+            raise InvalidInput(f"hyperparameters: field '{name}' is required ({spec['type']}); pass params={{'{name}': …}}.")
+        else:
+            result[name] = None
+    return result
+
+
+def step_order(steps, depends_on) -> list:
+    """Steps in dependency order, or InvalidInput naming a cycle. ``depends_on(step)`` → names;
+    a step is anything with a ``name`` attribute or a ``"name"`` key."""
+    def name_of(step):
+        return step["name"] if isinstance(step, dict) else step.name
+
+    by_name = {name_of(s): s for s in steps}
+    order, state = [], {}
+
+    def visit(step, path):
+        name = name_of(step)
+        if state.get(name) == "done":
+            return
+        if state.get(name) == "visiting":
+            cycle = " -> ".join(path[path.index(name):] + [name])
+            raise InvalidInput(f"The workflow's steps form a cycle: {cycle}. Remove one of these wires.")
+        state[name] = "visiting"
+        for other in depends_on(step):
+            visit(by_name[other], path + [name])
+        state[name] = "done"
+        order.append(step)
+
+    for step in steps:
+        visit(step, [])
+    return order
+
+
+def workflow_manifest(data, where: str, local_keys=()) -> dict:
+    """A packed workflow's manifest, checked: ``{"kind": "workflow", "name", "steps"}`` with
+    the steps in dependency order. Each step is ``{"name", "algorithm", "params", "inputs"}``:
+    ``algorithm`` a gallery reference ``"content_id@x.y.z"`` or ``{"local": key}`` with
+    ``key`` in ``local_keys``; each input ``{"step": name, "output": name}`` (an earlier
+    step's output) or ``{"path": text}``."""
+    if not isinstance(data, dict):
+        raise InvalidInput(f"{where} must be a mapping with kind, name and steps.")
+    unknown = set(data) - {"kind", "name", "steps"}
+    if unknown:
+        raise InvalidInput(f"{where}: unknown fields {sorted(map(str, unknown))}; known fields are kind, name, steps.")
+    if data.get("kind", "workflow") != "workflow":
+        _fail(where, "kind", f"must be 'workflow', not {data.get('kind')!r}.")
+    workflow_name = name(where, data.get("name"))
+    steps = data.get("steps")
+    if not isinstance(steps, list) or not steps:
+        raise InvalidInput(f"Workflow {workflow_name!r} needs at least one step.")
+    if len(steps) > MAX_STEPS:
+        _fail(where, "steps", f"holds {len(steps)} steps; a workflow has at most {MAX_STEPS}.")
+    checked = [_step(where, index, step, set(local_keys)) for index, step in enumerate(steps)]
+    names = [s["name"] for s in checked]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise InvalidInput(f"Workflow {workflow_name!r} repeats step name(s) {', '.join(duplicates)}; names must be unique.")
+    for step in checked:
+        for key, value in step["inputs"].items():
+            if "step" in value and value["step"] not in names:
+                raise InvalidInput(
+                    f"Step {step['name']!r}: input {key!r} is wired to step {value['step']!r}, which is not in this workflow."
+                )
+    ordered = step_order(checked, lambda s: [v["step"] for v in s["inputs"].values() if "step" in v])
+    return {"kind": "workflow", "name": workflow_name, "steps": ordered}
+
+
+def _step(where: str, index: int, step, local_keys: set) -> dict:
+    here = f"steps[{index}]"
+    if not isinstance(step, dict):
+        _fail(where, here, "must be a mapping with name, algorithm, params and inputs.")
+    unknown = set(step) - {"name", "algorithm", "params", "inputs"}
+    if unknown:
+        _fail(where, here, f"has unknown keys {sorted(map(str, unknown))}.")
+    step_name = step.get("name")
+    if not isinstance(step_name, str) or not STEP_NAME.match(step_name):
+        raise InvalidInput(f"Step name {step_name!r} must be an identifier-like name (letters, digits, _ or -).")
+    algorithm = step.get("algorithm")
+    if isinstance(algorithm, dict) and set(algorithm) == {"local"}:
+        if algorithm["local"] not in local_keys:
+            raise InvalidInput(f"Step {step_name!r}: local algorithm {algorithm['local']!r} was not packed with the workflow.")
+        algorithm = {"local": algorithm["local"]}
+    elif not isinstance(algorithm, str) or not REFERENCE.match(algorithm):
+        raise InvalidInput(
+            f"Step {step_name!r}: algorithm {algorithm!r} must be a gw.Algorithm or a gallery reference 'content_id@x.y.z'."
+        )
+    params, inputs = step.get("params", {}), step.get("inputs", {})
+    if not isinstance(params, dict) or not isinstance(inputs, dict):
+        raise InvalidInput(f"Step {step_name!r}: params and inputs must be dicts.")
+    checked_inputs = {}
+    for key, value in inputs.items():
+        if isinstance(value, dict) and set(value) == {"step", "output"} and all(isinstance(v, str) for v in value.values()):
+            checked_inputs[str(key)] = {"step": value["step"], "output": value["output"]}
+        elif isinstance(value, dict) and set(value) == {"path"} and isinstance(value["path"], str):
+            checked_inputs[str(key)] = {"path": value["path"]}
+        else:
+            raise InvalidInput(
+                f"Step {step_name!r}: input {key!r} must be a path or other_step.output('name'), not {value!r}."
+            )
+    return {"name": step_name, "algorithm": algorithm, "params": dict(params), "inputs": checked_inputs}

@@ -1,4 +1,5 @@
-"""Turning a source folder into one deterministic archive (same files → same sha256).
+"""The archive format of published code: one deterministic zip (same files → same
+sha256) with the manifest inside, written by the kernel and read back by the gallery.
 
 File and folder names must be unique ignoring case (SPEC P4): such code breaks
 on macOS and Windows checkouts, so a clash is refused and named.
@@ -10,6 +11,7 @@ import io
 import json
 import zipfile
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 from .errors import InvalidInput
 
@@ -18,6 +20,7 @@ IGNORED_DIRS = {"__pycache__", ".git", ".ipynb_checkpoints", ".mypy_cache", ".py
 IGNORED_SUFFIXES = {".pyc", ".pyo"}
 MAX_FILES = 10_000
 MAX_TOTAL_BYTES = 200 * 1024 * 1024
+MAX_ARCHIVE_BYTES = MAX_TOTAL_BYTES + 16 * 1024 * 1024  # a packed archive: its files plus zip overhead
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 
 
@@ -81,3 +84,60 @@ def pack(files: dict[str, bytes], manifest: dict) -> bytes:
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, entries[name])
     return buffer.getvalue()
+
+
+def safe_members(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
+    """Every entry, refusing absolute paths, '..', drive letters and links."""
+    members = []
+    for info in archive.infolist():
+        name = info.filename
+        path = PurePosixPath(name)
+        if name.startswith(("/", "\\")) or ".." in path.parts or ":" in path.parts[0] or "\\" in name:
+            raise InvalidInput(f"Archive entry {name!r} would land outside its folder; the artifact is refused.")
+        if (info.external_attr >> 16) & 0o170000 == 0o120000:
+            raise InvalidInput(f"Archive entry {name!r} is a symbolic link; the artifact is refused.")
+        members.append(info)
+    return members
+
+
+def read_limited(stream: BinaryIO, limit: int = MAX_ARCHIVE_BYTES) -> bytes:
+    """All of ``stream``, refusing more than ``limit`` bytes."""
+    data = stream.read(limit + 1)
+    if not isinstance(data, (bytes, bytearray)):
+        raise InvalidInput("The archive must be read as bytes (open it in binary mode).")
+    if len(data) > limit:
+        raise InvalidInput(f"The archive is larger than {limit // 2**20} MiB; publish code and small assets only.")
+    return bytes(data)
+
+
+def unpack_in_memory(data: bytes) -> tuple[dict | None, dict[str, bytes]]:
+    """The manifest inside a packed archive (None when it has none) and its other files,
+    read without writing anything, within the limits ``collect_files`` packs."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, ValueError) as exc:
+        raise InvalidInput(f"The archive is not a zip file ({exc}); pack the source with gallery_widgets.") from None
+    manifest, files, total = None, {}, 0
+    with archive:
+        members = [m for m in safe_members(archive) if not m.is_dir()]
+        if len(members) > MAX_FILES + 1:
+            raise InvalidInput(f"The archive holds {len(members):,} files; the limit is {MAX_FILES:,}.")
+        for info in members:
+            total += info.file_size
+            if total > MAX_TOTAL_BYTES:
+                raise InvalidInput(f"The archive unpacks to more than {MAX_TOTAL_BYTES // 2**20} MiB; "
+                                   "publish code and small assets only.")
+            try:
+                content = archive.read(info)
+            except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
+                raise InvalidInput(f"Archive entry {info.filename!r} cannot be read ({exc}).") from None
+            if info.filename == MANIFEST_ENTRY:
+                try:
+                    manifest = json.loads(content.decode("utf-8"))
+                except (UnicodeDecodeError, ValueError):
+                    raise InvalidInput(f"The archive's {MANIFEST_ENTRY} is not JSON.") from None
+            elif info.filename in files:
+                raise InvalidInput(f"The archive holds {info.filename!r} twice.")
+            else:
+                files[info.filename] = content
+    return manifest, files

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import manifest as mf
-from .entities import Constraints
+from .entities import Constraints, PackedSource
 from .errors import InvalidInput
 from .packing import collect_files, pack
 
@@ -27,14 +27,15 @@ class LocalSource:
 
     @property
     def constraints(self) -> Constraints:
-        return Constraints(
-            python=self.manifest.get("python"),
-            requirements=tuple(self.manifest.get("requirements") or ()),
-            resources=dict(self.manifest.get("resources") or {}),
-        )
+        return Constraints.from_manifest(self.manifest)
 
     def pack(self) -> bytes:
+        """The deterministic archive of the files with the manifest inside (same files → same bytes)."""
         return pack(self.files, self.manifest)
+
+    def packed(self) -> PackedSource:
+        """This source as it travels to a gallery: kind, manifest, archive and its sha256."""
+        return PackedSource.from_bytes(self.kind, self.manifest, self.pack())
 
     def __repr__(self) -> str:
         return f"gw.{type(self).__name__}({self.name!r}, {len(self.files)} files)"

@@ -10,34 +10,8 @@ import datetime as _dt
 import secrets
 from pathlib import Path
 
-from . import manifest as mf
 from .errors import InvalidInput
-
-
-def check_params(manifest: dict, params) -> dict:
-    """The full hyperparameters (defaults filled in), or InvalidInput naming the bad field."""
-    if params is None:
-        params = {}
-    if not isinstance(params, dict):
-        raise InvalidInput("params must be a dict of hyperparameter name -> value.")
-    declared = {p["name"]: p for p in manifest.get("hyperparameters", [])}
-    unknown = sorted(set(params) - set(declared))
-    if unknown:
-        raise InvalidInput(
-            f"Unknown hyperparameter(s) {', '.join(unknown)} for {manifest['name']}; "
-            f"it takes: {', '.join(declared) or 'none'}."
-        )
-    result = {}
-    for name, spec in declared.items():
-        if name in params and params[name] is not None:
-            result[name] = mf.check_value("hyperparameters", name, spec, params[name])
-        elif spec.get("default") is not None:
-            result[name] = spec["default"]
-        elif spec.get("required"):
-            raise InvalidInput(f"hyperparameters: field '{name}' is required ({spec['type']}); pass params={{'{name}': …}}.")
-        else:
-            result[name] = None
-    return result
+from .manifest import check_params
 
 
 def check_inputs(manifest: dict, inputs) -> dict[str, Path]:

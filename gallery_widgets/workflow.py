@@ -8,16 +8,15 @@
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .entities import PackedSource
 from .errors import InvalidInput
+from .manifest import REFERENCE as _REFERENCE
+from .manifest import STEP_NAME as _STEP_NAME
+from .manifest import step_order
 from .sources import Algorithm, LocalSource
-
-_STEP_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
-_REFERENCE = re.compile(r"^([A-Za-z0-9_-]{6,64})@(\d+\.\d+\.\d+)$")
 
 
 @dataclass(frozen=True)
@@ -71,28 +70,6 @@ class Step:
         return self.algorithm if isinstance(self.algorithm, str) else None
 
 
-def step_order(steps, depends_on) -> list:
-    """Steps in dependency order, or InvalidInput naming a cycle. ``depends_on(step)`` → names."""
-    by_name = {s.name: s for s in steps}
-    order, state = [], {}
-
-    def visit(step, path):
-        if state.get(step.name) == "done":
-            return
-        if state.get(step.name) == "visiting":
-            cycle = " -> ".join(path[path.index(step.name):] + [step.name])
-            raise InvalidInput(f"The workflow's steps form a cycle: {cycle}. Remove one of these wires.")
-        state[step.name] = "visiting"
-        for name in depends_on(step):
-            visit(by_name[name], path + [step.name])
-        state[step.name] = "done"
-        order.append(step)
-
-    for step in steps:
-        visit(step, [])
-    return order
-
-
 class Workflow(LocalSource):
     """A pipeline of steps; publish it with ``release_to_gallery`` or ``g.publish``."""
 
@@ -125,34 +102,33 @@ class Workflow(LocalSource):
     def local_algorithms(self) -> list[Step]:
         return [s for s in self.steps if isinstance(s.algorithm, Algorithm)]
 
-    def resolved_manifest(self, references: dict[str, str], requirements=(), python=None, resources=None) -> dict:
-        """The manifest once every step names a gallery version (``references``: step → 'cid@x.y.z');
-        the constraints are those of its steps together."""
+    def packed(self) -> PackedSource:
+        """This workflow as it travels to a gallery: its steps, and each local algorithm
+        packed once (SPEC P6; the gallery writes the workflow's own archive)."""
+        keys: dict[int, str] = {}
+        algorithms: dict[str, PackedSource] = {}
         steps = []
         for step in self.steps:
-            inputs = {}
-            for key, value in step.inputs.items():
-                inputs[key] = (
-                    {"step": value.step, "output": value.output} if isinstance(value, StepOutput) else {"path": str(value)}
-                )
-            steps.append({"name": step.name, "algorithm": references[step.name], "params": dict(step.params),
-                          "inputs": inputs})
-        return {"kind": "workflow", "name": self.name, "steps": steps, "requirements": list(requirements),
-                "python": python, "resources": dict(resources or {})}
-
-    def with_manifest(self, manifest: dict) -> "LocalSource":
-        """A packable source of this workflow once resolved."""
-        source = LocalSource(manifest, {"workflow.json": json.dumps(manifest, indent=1, sort_keys=True).encode()})
-        source.kind = "workflow"
-        return source
+            if isinstance(step.algorithm, Algorithm):
+                key = keys.setdefault(id(step.algorithm), step.name)
+                if key not in algorithms:
+                    algorithms[key] = step.algorithm.packed()
+                algorithm = {"local": key}
+            else:
+                algorithm = step.algorithm
+            inputs = {
+                key: {"step": value.step, "output": value.output} if isinstance(value, StepOutput)
+                else {"path": str(value)}
+                for key, value in step.inputs.items()
+            }
+            steps.append({"name": step.name, "algorithm": algorithm, "params": dict(step.params), "inputs": inputs})
+        return PackedSource("workflow", {"kind": "workflow", "name": self.name, "steps": steps}, algorithms=algorithms)
 
     def pack(self) -> bytes:
-        if self.local_algorithms:
-            raise InvalidInput(
-                f"Workflow {self.name!r} has local algorithm steps ({', '.join(s.name for s in self.local_algorithms)}); "
-                "publish it with release_to_gallery() or g.publish(), which publish them first."
-            )
-        return super().pack()
+        raise InvalidInput(
+            f"Workflow {self.name!r} is published with release_to_gallery() or g.publish(), which publish its "
+            "local algorithm steps with it; it has no archive of its own."
+        )
 
     def release_to_gallery(self, content_id: str | None = None, version: str | None = None, desc: str | None = None,
                            title: str | None = None, visibility: str = "private", group_users=None, gallery=None):

@@ -2,16 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-
-@dataclass(frozen=True)
-class Agreement:
-    id: str
-    version: str
-    title: str
-    text: str
-
+from ..entities import Agreement
 
 DATA_SECURITY = Agreement(
     "data-security-privacy-risk",

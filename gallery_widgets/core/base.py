@@ -11,6 +11,7 @@ from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import object_session
 
 from ..artifacts import ArtifactStore
+from ..entities import UNSET  # noqa: F401  (re-exported: "not given", as opposed to None meaning "remove")
 from ..errors import InvalidInput, NotFound, PermissionDenied
 from ..store.engine import Database
 from ..store.schema import AssetRow, AssetTextRow, SubscriptionRow, UserRow, VersionRow, WhitelistRow
@@ -18,14 +19,6 @@ from ..store.search import facets
 from . import validate
 
 Clock = Callable[[], datetime]
-
-
-class _Unset:
-    def __repr__(self) -> str:
-        return "UNSET"
-
-
-UNSET = _Unset()  # "not given", as opposed to None meaning "remove"
 
 
 def utc_now() -> datetime:

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..entities import Asset, AssetSummary, Duration, WhitelistChange
 from ..errors import AgreementRequired, Conflict, InvalidInput, NotFound, ScanFailed
-from ..sources import LocalSource
+from ..entities import PackedSource
 from ..store import convert
 from ..store.schema import (
     AcceptanceRow,
@@ -27,6 +27,7 @@ from ..store.schema import (
 )
 from . import agreements, validate
 from .base import UNSET, ServiceBase, refresh_search
+from .packed import CheckedSource, check_packed, require_packed
 from .taxonomy import validate_categories
 
 _WIDER = {"private": 0, "group": 1, "public": 2}
@@ -40,7 +41,7 @@ class Publishing(ServiceBase):
     # -- create ------------------------------------------------------------
     def publish(
         self,
-        source: LocalSource,
+        source: PackedSource,
         *,
         title: str | None = None,
         version: str = "1.0.0",
@@ -52,22 +53,16 @@ class Publishing(ServiceBase):
         categories=(),
         agree: bool = False,
     ) -> Asset:
-        """Create an asset from a local source at its first version (SPEC P1).
-
-        ``title`` defaults to the source's name; ``visibility`` "group" needs
-        ``group_users``; ``duration`` is None (unlimited), days, or
-        ``gw.Duration(days, auto_renew)``; ``agree=True`` accepts the publishing agreement.
+        """Create an asset from a packed source at its first version (SPEC P1); see
+        ``GalleryService.publish``.
 
         Raises:
             AgreementRequired: ``agree`` is not True.
             InvalidInput: a bad source, title, version, visibility, whitelist, duration or category.
             Conflict: you already publish a {kind} with this title.
+            ScanFailed: the security scan found high-severity problems.
         """
-        if not isinstance(source, LocalSource):
-            raise InvalidInput(
-                "source must be a gw.Algorithm, gw.Model or gw.Workflow (for example gw.Algorithm.from_dir('path')), "
-                f"not {type(source).__name__}."
-            )
+        source = require_packed(as_packed(source))
         if source.kind == "workflow":
             self._require_publishing_agreement(agree)
             return self.release_workflow(source, version=version, description=description, title=title,
@@ -84,10 +79,8 @@ class Publishing(ServiceBase):
         duration = validate.duration(duration)
         categories = validate_categories(categories)
         self._require_publishing_agreement(agree)
-        archive = source.pack()
         return self._store_version(
-            source,
-            archive,
+            check_packed(source),
             number,
             description,
             whitelist,
@@ -103,7 +96,7 @@ class Publishing(ServiceBase):
     def add_version(
         self,
         content_id: str,
-        source: LocalSource,
+        source: PackedSource,
         version: str | None = None,
         description: str = "",
         agree: bool = False,
@@ -116,10 +109,10 @@ class Publishing(ServiceBase):
             AgreementRequired: ``agree`` is not True.
             InvalidInput: a bad version, or a source of another kind than the asset.
             Conflict: the version is not greater than every existing one.
+            ScanFailed: the security scan found high-severity problems.
             PermissionDenied / NotFound: the asset is not yours / not visible to you.
         """
-        if not isinstance(source, LocalSource):
-            raise InvalidInput("source must be a gw.Algorithm, gw.Model or gw.Workflow.")
+        source = require_packed(as_packed(source))
         if source.kind == "workflow":
             self._require_publishing_agreement(agree)
             return self.release_workflow(source, content_id=content_id, version=version, description=description)
@@ -127,8 +120,7 @@ class Publishing(ServiceBase):
         description = validate.text("description", description, max_len=validate.MAX_VERSION_DESCRIPTION)
         validate.content_id(content_id)
         self._require_publishing_agreement(agree)
-        archive = source.pack()
-        return self._store_version(source, archive, number, description, None, content_id=content_id)
+        return self._store_version(check_packed(source), number, description, None, content_id=content_id)
 
     def _require_publishing_agreement(self, agree) -> None:
         if agree is not True:
@@ -158,15 +150,16 @@ class Publishing(ServiceBase):
                     self._ctx.artifacts.delete(digest)
             raise
 
-    def _store_version(self, source, archive, number, description, whitelist, *, new_asset=None, content_id=None):
+    def _store_version(self, source: CheckedSource, number, description, whitelist, *, new_asset=None,
+                       content_id=None):
         """Write the artifact, then the rows in one transaction; undo the artifact if that fails."""
         findings = self._scan(source)
         with self._new_artifacts() as put:
-            digest = put(archive)
+            digest = put(source.archive)
             with self._db.write() as s:
                 me = self._me(s)
                 asset, _ = self._write_version(
-                    s, me, source, len(archive), digest, number, description, whitelist,
+                    s, me, source, len(source.archive), digest, number, description, whitelist,
                     new_asset=new_asset, content_id=content_id, findings=findings,
                 )
                 return self._details(s, me, asset)
@@ -637,6 +630,12 @@ class Publishing(ServiceBase):
             refresh_search(asset, asset.publisher)
             s.flush()
             return self._details(s, me, asset)
+
+
+def as_packed(source):
+    """A notebook source packed for the gallery; a ``PackedSource`` as it is."""
+    packed = getattr(source, "packed", None)
+    return packed() if callable(packed) and not isinstance(source, PackedSource) else source
 
 
 def _apply_whitelist(version: VersionRow, users, add: bool) -> None:

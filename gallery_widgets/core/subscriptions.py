@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import desc, or_, select, update
 
-from ..entities import Constraints, Subscription
+from ..entities import Constraints, Subscription, SubscriptionList
 from ..errors import AgreementRequired, Conflict, NotFound, SubscriptionRequired
 from ..store import convert
 from ..store.schema import AcceptanceRow, AssetRow, SubscriptionRow, UserRow, VersionRow
@@ -255,19 +255,6 @@ class Subscriptions(ServiceBase):
             raise SubscriptionRequired(
                 f"Your subscription to {asset.title!r} expired; renew it with g.subscribe({cid!r}, ...)."
             )
-
-
-class SubscriptionList(tuple):
-    """A tuple of ``Subscription`` that also converts to a pandas DataFrame."""
-
-    def to_dataframe(self):
-        import pandas as pd
-
-        columns = ["content_id", "kind", "title", "publisher", "status", "subscribed_at", "expires_at",
-                   "auto_renew", "remaining_days", "asset_status"]
-        frame = pd.DataFrame([{c: getattr(sub, c) for c in columns} for sub in self], columns=columns)
-        frame["remaining_days"] = frame["remaining_days"].astype("Int64")  # whole days; <NA> when unlimited
-        return frame
 
 
 def _describe(constraints: Constraints) -> str:

@@ -1,7 +1,9 @@
-"""Using subscribed assets in the kernel: import_algorithm, import_model, import_workflow (SPEC U1-U7)."""
+"""Using subscribed assets in the kernel: import_algorithm, import_model, import_workflow (SPEC U1-U7),
+and the wire-level calls they rest on (``GalleryService.usable_version`` and friends)."""
 
 from __future__ import annotations
 
+import io
 import re
 import secrets
 import warnings
@@ -11,9 +13,10 @@ from sqlalchemy import desc, select
 
 from .. import extract
 from ..environment import unmet
+from ..entities import UsableVersion, WorkspaceWorkflow
 from ..errors import Conflict, InvalidInput, NotFound
 from ..store import convert
-from ..store.schema import AssetRow, DependencyRow, ImportRow, VersionRow
+from ..store.schema import AssetRow, DependencyRow, ImportRow, UserRow, VersionRow
 from . import validate
 from .base import ServiceBase
 
@@ -209,6 +212,175 @@ class Using(ServiceBase):
             digest = row.digest
         return ImportedAlgorithm(gallery=self, folder=self._fetch(digest), unmet=[], jobs_root=self._jobs_root,
                                  check_usable=False, **info)
+
+
+    # -- the wire-level calls of GalleryService (the kernel-side layer imports through these) --------
+    def usable_version(self, content_id: str, version: str | None = None, *, kind: str) -> UsableVersion:
+        """The version of an asset you may import now; see ``GalleryService.usable_version``.
+
+        Raises:
+            InvalidInput / NotFound / SubscriptionRequired: see ``GalleryService.usable_version``.
+        """
+        validate.kind(kind)
+        if version is not None:
+            validate.parse_version(version)
+        with self._db.read() as s:
+            me = self._me(s)
+            asset, row = self._version_to_use(s, me, content_id, version, kind)
+            return self._usable(s, me, asset, row)
+
+    def _usable(self, s, me: UserRow, asset: AssetRow, row: VersionRow) -> UsableVersion:
+        steps = ()
+        if asset.kind == "workflow":
+            dependencies = s.execute(
+                select(VersionRow, AssetRow)
+                .join(DependencyRow, DependencyRow.algorithm_version_id == VersionRow.id)
+                .join(AssetRow, AssetRow.id == VersionRow.asset_id)
+                .where(DependencyRow.workflow_version_id == row.id)
+                .order_by(DependencyRow.step)
+            ).all()
+            steps = tuple(self._usable_record(me, a, v) for v, a in dependencies)
+        return self._usable_record(me, asset, row, steps)
+
+    def _usable_record(self, me: UserRow, asset: AssetRow, row: VersionRow, steps=()) -> UsableVersion:
+        owner = asset.publisher_id == me.id or self._is_admin(me)
+        return UsableVersion(
+            content_id=asset.content_id, title=asset.title, kind=asset.kind, version=row.version, digest=row.digest,
+            manifest=dict(row.manifest), code_visible=owner or bool(asset.code_open),
+            constraints=convert.constraints(row.constraints), steps=steps,
+        )
+
+    def check_usable(self, content_id: str) -> None:
+        """SPEC U4 at run time; see ``GalleryService.check_usable``.
+
+        Raises:
+            NotFound: no such asset is visible to you.
+            SubscriptionRequired: subscribe, retrieve or renew (the message says which).
+        """
+        with self._db.read() as s:
+            me = self._me(s)
+            self._require_usable(s, me, self._visible_asset(s, me, content_id))
+
+    def open_artifact(self, digest: str):
+        """The verified archive of a version you may use, as a binary stream (SPEC U7).
+
+        Raises:
+            InvalidInput: not a sha256 hex digest.
+            NotFound: no such artifact, or one you may not use.
+        """
+        digest = validate.digest(digest)
+        with self._db.read() as s:
+            me = self._me(s)
+            if not self._may_fetch(s, me, digest):
+                raise NotFound(f"No artifact {digest[:12]}… that you may use is in this gallery; import the asset "
+                               "it belongs to (g.import_algorithm / import_model / import_workflow).")
+        return io.BytesIO(self._ctx.artifacts.get(digest))
+
+    def _may_fetch(self, s, me: UserRow, digest: str) -> bool:
+        """A version with this digest belongs to an asset this user may use now (U4, V5), or a
+        workflow version they may use depends on it."""
+        owners = s.execute(
+            select(VersionRow, AssetRow).join(AssetRow, AssetRow.id == VersionRow.asset_id)
+            .where(VersionRow.digest == digest)
+        ).all()
+        dependents = s.execute(
+            select(VersionRow, AssetRow)
+            .join(DependencyRow, DependencyRow.workflow_version_id == VersionRow.id)
+            .join(AssetRow, AssetRow.id == VersionRow.asset_id)
+            .where(DependencyRow.algorithm_version_id.in_(
+                select(VersionRow.id).where(VersionRow.digest == digest)))
+        ).all()
+        return any(self._may_use_version(s, me, asset, version) for version, asset in (*owners, *dependents))
+
+    def _may_use_version(self, s, me: UserRow, asset: AssetRow, version: VersionRow) -> bool:
+        if asset.publisher_id == me.id or self._is_admin(me):
+            return True
+        if not self._can_see(s, me, asset):
+            return False
+        if asset.visibility == "group" and not any(w.username == me.username for w in version.whitelist):
+            return False
+        state = convert.subscription_state(self._subscription_row(s, me, asset), self._now())
+        return state == "active"
+
+    def record_import(self, content_id: str, version: str) -> None:
+        """Record that you imported this algorithm or model version (the Import record of SPEC §2).
+
+        Raises:
+            InvalidInput: a workflow (``add_workspace_workflow`` records those), or a malformed version.
+            NotFound / SubscriptionRequired: as for ``usable_version``.
+        """
+        validate.parse_version(version)
+        with self._db.write() as s:
+            me = self._me(s)
+            asset = self._visible_asset(s, me, content_id)
+            if asset.kind == "workflow":
+                raise InvalidInput(f"{asset.title!r} is a workflow; import it with g.import_workflow({asset.content_id!r}).")
+            self._require_usable(s, me, asset)
+            row = self._pick_version(s, me, asset, version)
+            s.add(ImportRow(user_id=me.id, version_id=row.id, workspace="", local_name="", created_at=self._now()))
+
+    def add_workspace_workflow(self, content_id: str, version: str, name: str, *, workspace: str = "default",
+                               region: str = "local") -> WorkspaceWorkflow:
+        """Keep an imported workflow version in a workspace (SPEC U3); see ``GalleryService``.
+
+        Raises:
+            InvalidInput: a bad name, workspace, region or version; not a workflow.
+            Conflict: the workspace already has a workflow of that name.
+            NotFound / SubscriptionRequired: as for ``usable_version``.
+        """
+        validate.choice("region", region, REGIONS)
+        workspace = _local_name("workspace", workspace)
+        name = _local_name("name", name)
+        validate.parse_version(version)
+        with self._db.write() as s:
+            me = self._me(s)
+            asset, row = self._version_to_use(s, me, content_id, version, "workflow")
+            clash = s.scalar(select(ImportRow.id).where(
+                ImportRow.user_id == me.id, ImportRow.workspace == workspace, ImportRow.local_name == name))
+            if clash is not None:
+                raise Conflict(f"Workspace {workspace!r} already has a workflow named {name!r}; pick another name.")
+            now = self._now()
+            s.add(ImportRow(user_id=me.id, version_id=row.id, workspace=workspace, local_name=name, created_at=now))
+            return WorkspaceWorkflow(name, workspace, region, now, self._usable(s, me, asset, row))
+
+    def workspace_workflows(self, workspace: str = "default") -> tuple[WorkspaceWorkflow, ...]:
+        """The workflows you imported into ``workspace``, newest first (SPEC U3).
+
+        Raises:
+            InvalidInput: a bad workspace name.
+        """
+        return self._workspace_workflows(workspace)
+
+    def workspace_workflow(self, name: str, workspace: str = "default") -> WorkspaceWorkflow:
+        """One imported workflow by its local name (SPEC U3).
+
+        Raises:
+            InvalidInput: a bad name or workspace.
+            NotFound: the workspace has no workflow of that name.
+        """
+        found = self._workspace_workflows(workspace, _local_name("name", name))
+        if not found:
+            raise NotFound(f"Workspace {workspace!r} has no workflow named {name!r}; "
+                           f"g.workflows({workspace!r}) lists them.")
+        return found[0]
+
+    def _workspace_workflows(self, workspace: str, name: str | None = None) -> tuple[WorkspaceWorkflow, ...]:
+        workspace = _local_name("workspace", workspace)
+        with self._db.read() as s:
+            me = self._me(s)
+            statement = (
+                select(ImportRow, VersionRow, AssetRow)
+                .join(VersionRow, VersionRow.id == ImportRow.version_id)
+                .join(AssetRow, AssetRow.id == VersionRow.asset_id)
+                .where(ImportRow.user_id == me.id, ImportRow.workspace == workspace, AssetRow.kind == "workflow")
+                .order_by(desc(ImportRow.created_at), desc(ImportRow.id))
+            )
+            if name is not None:
+                statement = statement.where(ImportRow.local_name == name)
+            return tuple(
+                WorkspaceWorkflow(i.local_name, workspace, "local", i.created_at, self._usable(s, me, a, v))
+                for i, v, a in s.execute(statement).all()
+            )
 
 
 def _local_name(what: str, value) -> str:

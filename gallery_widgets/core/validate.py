@@ -30,6 +30,7 @@ MAX_IMAGE_BYTES = 1024 * 1024
 MAX_DURATION_DAYS = 36_500
 
 _VERSION = re.compile(r"^(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})$", re.ASCII)  # ASCII digits only (P3)
+_DIGEST = re.compile(r"^[0-9a-f]{64}$")
 _CONTENT_ID = re.compile(r"^[A-Za-z0-9_-]{6,64}$")
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -74,6 +75,13 @@ def content_id(value) -> str:
             f"{value!r} is not a content id. Content ids are 6-64 letters, digits, '-' or '_' "
             "(as shown in search results and asset details)."
         )
+    return value
+
+
+def digest(value) -> str:
+    """A sha256 hex digest (64 lower-case hex digits)."""
+    if not isinstance(value, str) or not _DIGEST.match(value):
+        raise InvalidInput(f"{value!r} is not a sha256 digest (64 lower-case hex digits).")
     return value
 
 

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
+
 from sqlalchemy import func, select
 
+from .. import manifest as mf
+from ..entities import PackedSource
 from ..errors import InvalidInput, NotFound, SubscriptionRequired
+from ..packing import pack
 from ..store.schema import AssetRow, DependencyRow, VersionRow
-from ..workflow import StepOutput
 from . import validate
 from .base import ServiceBase
+from .packed import CheckedSource, check_packed, require_packed
+from .publishing import as_packed
 
 
 class Workflows(ServiceBase):
-    def release_workflow(self, workflow, *, content_id=None, version=None, description="", title=None,
+    def release_workflow(self, workflow: PackedSource, *, content_id=None, version=None, description="", title=None,
                          visibility="private", group_users=(), summary="", duration=None, categories=()):
-        """Publish ``workflow`` as a new asset (no ``content_id``) or as its next version.
+        """Publish a packed workflow as a new asset (no ``content_id``) or as its next version.
 
         Local algorithm steps are published too: as new algorithm assets at 1.0.0, or — for
         a new version — as the next version of the algorithm the previous workflow version
@@ -27,14 +34,16 @@ class Workflows(ServiceBase):
             Conflict: a version that is not newer, or a title you already use.
             ScanFailed: a step's code failed the security scan.
         """
-        from ..workflow import Workflow
-
-        if not isinstance(workflow, Workflow):
-            raise InvalidInput(f"release_workflow needs a gw.Workflow, not {type(workflow).__name__}.")
+        workflow = require_packed(as_packed(workflow))
+        if workflow.kind != "workflow":
+            raise InvalidInput(f"release_workflow needs a gw.Workflow, not a packed {workflow.kind}.")
+        if not isinstance(workflow.algorithms, Mapping):
+            raise InvalidInput("A packed workflow's algorithms must map each local key to a packed algorithm.")
+        manifest = mf.workflow_manifest(dict(workflow.manifest), "the workflow's manifest", workflow.algorithms)
         number = validate.parse_version(version) if version is not None else None
         description = validate.text("description", description, max_len=validate.MAX_VERSION_DESCRIPTION)
         if content_id is None:
-            title = validate.title(workflow.name if title is None else title)
+            title = validate.title(manifest["name"] if title is None else title)
             visibility = validate.visibility(visibility)
             whitelist = validate.usernames(group_users)
             if visibility == "group" and not whitelist:
@@ -46,10 +55,14 @@ class Workflows(ServiceBase):
         else:
             validate.content_id(content_id)
             new_asset, whitelist = None, ()
-        local = {step.name: (step, step.algorithm.pack(), self._scan(step.algorithm)) for step in workflow.local_algorithms}
+        used = dict.fromkeys(step["algorithm"]["local"] for step in manifest["steps"] if isinstance(step["algorithm"], dict))
+        local = {}
+        for key in used:
+            checked = check_packed(workflow.algorithms[key])
+            local[key] = (checked, self._scan(checked))
 
         with self._new_artifacts() as put:
-            digests = {name: put(archive) for name, (_, archive, _) in local.items()}
+            digests = {key: put(checked.archive) for key, (checked, _) in local.items()}
             with self._db.write() as s:
                 me = self._me(s)
                 previous = {}
@@ -63,25 +76,26 @@ class Workflows(ServiceBase):
                 dependencies: list[tuple[str, int]] = []
                 step_constraints: list[dict] = []
                 released: dict[str, tuple[AssetRow, VersionRow]] = {}  # digest -> what this release made of it
-                for step in workflow.steps:
-                    if step.name in local and digests[step.name] in released:  # one algorithm, several steps
-                        asset, row = released[digests[step.name]]
-                    elif step.name in local:
-                        _, archive, findings = local[step.name]
-                        before = previous.get(step.name) or _same_algorithm(previous, me, step.algorithm.name)
+                for step in manifest["steps"]:
+                    key = step["algorithm"]["local"] if isinstance(step["algorithm"], dict) else None
+                    if key is not None and digests[key] in released:  # one algorithm, several steps
+                        asset, row = released[digests[key]]
+                    elif key is not None:
+                        checked, findings = local[key]
+                        before = previous.get(step["name"]) or _same_algorithm(previous, me, checked.name)
                         asset, row = self._publish_step(
-                            s, me, step, len(archive), digests[step.name], findings, before, visibility, whitelist,
+                            s, me, step, checked, digests[key], findings, before, visibility, whitelist,
                             workflow_title=new_asset["title"] if new_asset else workflow_asset.title)
-                        released[digests[step.name]] = (asset, row)
+                        released[digests[key]] = (asset, row)
                     else:
                         asset, row = self._step_reference(s, me, step)
                     self._check_wiring(step, row, resolved)
-                    references[step.name] = f"{asset.content_id}@{row.version}"
-                    dependencies.append((step.name, row.id))
+                    references[step["name"]] = f"{asset.content_id}@{row.version}"
+                    dependencies.append((step["name"], row.id))
                     step_constraints.append(row.constraints or {})
-                manifest = workflow.resolved_manifest(references, **_combined_constraints(step_constraints))
-                source = workflow.with_manifest(manifest)
-                archive = source.pack()
+                final = _resolved_manifest(manifest, references, **_combined_constraints(step_constraints))
+                archive = pack({"workflow.json": json.dumps(final, indent=1, sort_keys=True).encode()}, final)
+                source = CheckedSource("workflow", final, {}, archive)
                 if content_id is None and number is None:
                     number = (1, 0, 0)
                 asset, _ = self._write_version(
@@ -100,9 +114,9 @@ class Workflows(ServiceBase):
         ).all()
         return {step: (asset, version) for step, asset, version in rows}
 
-    def _publish_step(self, s, me, step, size, digest, findings, previous, visibility, whitelist, workflow_title):
+    def _publish_step(self, s, me, step, algorithm, digest, findings, previous, visibility, whitelist, workflow_title):
         """A local algorithm step: reuse, bump or create the algorithm asset it belongs to."""
-        algorithm = step.algorithm
+        size = len(algorithm.archive)
         if previous is not None and previous[0].publisher_id == me.id:
             asset, old = previous
             if old.digest == digest:
@@ -116,53 +130,52 @@ class Workflows(ServiceBase):
                                                    func.lower(AssetRow.title) == title.lower()))
         if taken is not None and workflow_title:
             title = validate.title(f"{algorithm.name} ({workflow_title})"[: validate.MAX_TITLE])
-        new_asset = dict(title=title, summary=f"Step {step.name} of a workflow", visibility=visibility,
+        new_asset = dict(title=title, summary=f"Step {step['name']} of a workflow", visibility=visibility,
                          duration=None, categories=())
         return self._write_version(s, me, algorithm, size, digest, (1, 0, 0), "", whitelist, new_asset=new_asset,
                                    findings=findings)
 
     def _step_reference(self, s, me, step) -> tuple[AssetRow, VersionRow]:
-        content_id, _, number = step.reference.partition("@")
+        name, reference = step["name"], step["algorithm"]
+        content_id, _, number = reference.partition("@")
         try:
             asset = self._visible_asset(s, me, content_id)
         except NotFound:
-            raise InvalidInput(f"Step {step.name!r}: no algorithm {step.reference} is visible to you.") from None
+            raise InvalidInput(f"Step {name!r}: no algorithm {reference} is visible to you.") from None
         if asset.kind != "algorithm":
-            raise InvalidInput(f"Step {step.name!r}: {step.reference} is a {asset.kind}, not an algorithm.")
+            raise InvalidInput(f"Step {name!r}: {reference} is a {asset.kind}, not an algorithm.")
         try:
             self._require_usable(s, me, asset)
         except SubscriptionRequired as exc:  # documented as InvalidInput: the step cannot be used
-            raise InvalidInput(f"Step {step.name!r}: {exc}") from None
+            raise InvalidInput(f"Step {name!r}: {exc}") from None
         try:
             row = self._pick_version(s, me, asset, number)
         except NotFound as exc:
-            raise InvalidInput(f"Step {step.name!r}: {exc}") from None
+            raise InvalidInput(f"Step {name!r}: {exc}") from None
         return asset, row
 
     @staticmethod
-    def _check_wiring(step, row: VersionRow, resolved: dict[str, dict]) -> None:
+    def _check_wiring(step: dict, row: VersionRow, resolved: dict[str, dict]) -> None:
         """The step's params and inputs fit its algorithm; wired outputs exist on earlier steps."""
-        from ..training import check_params
-
-        manifest = row.manifest
+        name, manifest = step["name"], row.manifest
         declared_inputs = {i["name"] for i in manifest.get("inputs", [])}
-        unknown = sorted(set(step.inputs) - declared_inputs)
+        unknown = sorted(set(step["inputs"]) - declared_inputs)
         if unknown:
-            raise InvalidInput(f"Step {step.name!r}: input(s) {', '.join(unknown)} are not declared by its algorithm "
+            raise InvalidInput(f"Step {name!r}: input(s) {', '.join(unknown)} are not declared by its algorithm "
                                f"(it takes: {', '.join(sorted(declared_inputs)) or 'none'}).")
         try:
-            check_params(manifest, step.params)
+            mf.check_params(manifest, step["params"])
         except InvalidInput as exc:
-            raise InvalidInput(f"Step {step.name!r}: {exc}") from None
-        for key, value in step.inputs.items():
-            if isinstance(value, StepOutput):
-                outputs = {o["name"] for o in resolved[value.step].get("outputs", [])}
-                if value.output not in outputs:
+            raise InvalidInput(f"Step {name!r}: {exc}") from None
+        for key, value in step["inputs"].items():
+            if "step" in value:
+                outputs = {o["name"] for o in resolved[value["step"]].get("outputs", [])}
+                if value["output"] not in outputs:
                     raise InvalidInput(
-                        f"Step {step.name!r}: input {key!r} is wired to output {value.output!r} of step "
-                        f"{value.step!r}, which its algorithm does not declare (it has: {', '.join(sorted(outputs)) or 'none'})."
+                        f"Step {name!r}: input {key!r} is wired to output {value['output']!r} of step "
+                        f"{value['step']!r}, which its algorithm does not declare (it has: {', '.join(sorted(outputs)) or 'none'})."
                     )
-        resolved[step.name] = manifest
+        resolved[name] = manifest
 
 
 def _same_algorithm(previous, me, name: str):
@@ -171,6 +184,15 @@ def _same_algorithm(previous, me, name: str):
         if asset.publisher_id == me.id and version.manifest.get("name") == name:
             return asset, version
     return None
+
+
+def _resolved_manifest(manifest: dict, references: dict[str, str], requirements=(), python=None,
+                       resources=None) -> dict:
+    """The published manifest: every step names a gallery version (``references``: step →
+    'cid@x.y.z'), and the constraints are those of its steps together."""
+    steps = [{**step, "algorithm": references[step["name"]]} for step in manifest["steps"]]
+    return {"kind": "workflow", "name": manifest["name"], "steps": steps, "requirements": list(requirements),
+            "python": python, "resources": dict(resources or {})}
 
 
 def _categories(categories):
