@@ -17,23 +17,23 @@ def _url(args) -> str:
 
 
 def cmd_upgrade(args) -> int:
-    from .store.engine import HEAD_REVISION, Database
+    from .store.engine import Database, head_revision
     from .store.migrate import upgrade
 
     database = Database(_url(args))
     before = database.current_revision()
     upgrade(database)
-    print(f"{database.url_for_humans}: schema {before or 'empty'} -> {HEAD_REVISION}")
+    print(f"{database.url_for_humans}: schema {before or 'empty'} -> {head_revision()}")
     database.dispose()
     return 0
 
 
 def cmd_info(args) -> int:
-    from .store.engine import HEAD_REVISION, Database
+    from .store.engine import Database, head_revision
 
     database = Database(_url(args))
     print(f"database: {database.url_for_humans}")
-    print(f"schema:   {database.current_revision() or 'empty'} (this gallery_widgets needs {HEAD_REVISION})")
+    print(f"schema:   {database.current_revision() or 'empty'} (this gallery_widgets needs {head_revision()})")
     database.dispose()
     return 0
 

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 import gallery_widgets as gw
 from gallery_widgets.store import migrate
-from gallery_widgets.store.engine import HEAD_REVISION, Database, normalise_url
+from gallery_widgets.store.engine import Database, head_revision, normalise_url
 
 CORE_TABLES = {
     "users", "assets", "asset_categories", "versions", "version_whitelist", "version_dependencies",
@@ -48,7 +48,7 @@ def reopen(gallery_url, clock, tmp_path, user="alice"):
 
 
 def test_fresh_database_is_created_at_head_revision(admin, raw_engine):
-    assert revisions(raw_engine) == [HEAD_REVISION]
+    assert revisions(raw_engine) == [head_revision()]
     assert CORE_TABLES <= table_names(raw_engine)
     assert admin.me.role == "admin"
 
@@ -57,7 +57,7 @@ def test_head_revision_is_the_newest_migration(admin):
     from alembic.script import ScriptDirectory
 
     script = ScriptDirectory.from_config(migrate._config(admin._db))
-    assert script.get_heads() == [HEAD_REVISION]
+    assert script.get_heads() == [head_revision()]
 
 
 def test_schema_matches_the_models(admin, raw_engine):
@@ -86,7 +86,7 @@ def test_outdated_schema_is_refused_with_upgrade_advice(admin, raw_engine, galle
     with pytest.raises(gw.SchemaOutdated) as info:
         reopen(gallery_url, clock, tmp_path)
     message = str(info.value)
-    assert repr(revision) in message and repr(HEAD_REVISION) in message
+    assert repr(revision) in message and repr(head_revision()) in message
     assert "upgrade" in message
     assert "gallery-widgets upgrade" in message
     assert isinstance(info.value, gw.GalleryError)
@@ -95,7 +95,7 @@ def test_outdated_schema_is_refused_with_upgrade_advice(admin, raw_engine, galle
     with pytest.raises(gw.SchemaOutdated):
         reopen(gallery_url, clock, tmp_path, user="admin")
     with raw_engine.begin() as conn:
-        conn.execute(text("UPDATE alembic_version SET version_num = :r"), {"r": HEAD_REVISION})
+        conn.execute(text("UPDATE alembic_version SET version_num = :r"), {"r": head_revision()})
     assert reopen(gallery_url, clock, tmp_path).username == "alice"
 
 
@@ -109,11 +109,11 @@ def test_migrations_downgrade_to_base_and_upgrade_to_head(admin, alice, publish,
         assert table_names(raw_engine) <= {"alembic_version"}
         assert database.current_revision() is None
         migrate.upgrade(database, "head")
-        assert revisions(raw_engine) == [HEAD_REVISION]
+        assert revisions(raw_engine) == [head_revision()]
         assert CORE_TABLES <= table_names(raw_engine)
         migrate.downgrade(database, "base")
         migrate.upgrade(database, "head")
-        assert revisions(raw_engine) == [HEAD_REVISION]
+        assert revisions(raw_engine) == [head_revision()]
     finally:
         database.dispose()
     # The rebuilt database works end to end, keyword search included.
@@ -134,7 +134,7 @@ def test_open_recreates_a_database_downgraded_to_base(admin, gallery_url, raw_en
     finally:
         database.dispose()
     g = reopen(gallery_url, clock, tmp_path, user="dave")
-    assert revisions(raw_engine) == [HEAD_REVISION]
+    assert revisions(raw_engine) == [head_revision()]
     assert g.me.role == "admin"
 
 
