@@ -18,6 +18,7 @@ from .entities import (
     Comment,
     Constraints,
     Duration,
+    Finding,
     Notification,
     PackedSource,
     Page,
@@ -84,7 +85,7 @@ def __dir__():
 
 __all__ = [
     "open", "Algorithm", "Model", "Workflow", "Step", "report", "Duration", "Paper", "Page", "Asset", "AssetSummary", "Version",
-    "Subscription", "Comment", "User", "Notification", "Constraints", "WhitelistChange", "GalleryError",
+    "Finding", "Subscription", "Comment", "User", "Notification", "Constraints", "WhitelistChange", "GalleryError",
     "NotFound", "PermissionDenied", "InvalidInput", "Conflict", "SubscriptionRequired", "AgreementRequired",
     "ScanFailed", "SchemaOutdated", "PackedSource", "GalleryService", "categories", "taxonomy", "LICENSES", "MarketBrowser", "AssetDetail",
     "PublishForm", "SubscriptionsTable", "ImportWorkflowDialog", "MyGallery", "JobView", "RunView",

@@ -66,6 +66,25 @@ class Constraints:
 
 
 @dataclass(frozen=True)
+class Finding:
+    """One problem the publish-time security scan found in one file of a source (SPEC P5).
+
+    ``file`` is the posix path inside the source; a file inside an archive or a model
+    container is named ``outer.zip::inner/path`` (one ``::`` per level).
+    """
+
+    file: str
+    line: int | None  # 1-based, for Python files
+    rule: str  # a bandit test id ("B602") or a rule of the scan ("pickle-global", "python-unparsed", ...)
+    severity: str  # "low" | "medium" | "high"; high ones fail the publish
+    message: str  # what is wrong and what to do
+
+    def __str__(self) -> str:
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        return f"{where} [{self.severity} {self.rule}] {self.message}"
+
+
+@dataclass(frozen=True)
 class Version:
     version: str
     description: str
@@ -75,6 +94,12 @@ class Version:
     digest: str
     whitelist: tuple[str, ...] = ()  # shown to the publisher and admins only
     dependencies: tuple[str, ...] = ()  # a workflow's "content_id@x.y.z" steps
+    # What the security scan reported when this version was published (SPEC P5): the low
+    # and medium findings (high ones fail the publish, so none are ever stored) ...
+    findings: tuple[Finding, ...] = ()
+    # ... and every callable its pickled files import when loaded ("module.name", sorted),
+    # so that a subscriber sees what loading the model runs before importing it.
+    pickle_imports: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

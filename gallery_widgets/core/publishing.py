@@ -206,7 +206,7 @@ class Publishing(ServiceBase):
                 "requirements": list(constraints.requirements),
                 "resources": dict(constraints.resources),
             },
-            findings=[dataclasses.asdict(f) for f in findings],
+            findings=_scan_records(findings),
         )
         row.whitelist = [WhitelistRow(username=u) for u in whitelist]
         s.add(row)
@@ -227,12 +227,16 @@ class Publishing(ServiceBase):
         s.flush()
         return asset, row
 
-    def _scan(self, source) -> tuple:
-        """SPEC P5: scan the source; high findings fail the publish and notify the publisher."""
-        from ..scan import blocking, scan_files
+    def _scan(self, source):
+        """SPEC P5: scan the source; high findings fail the publish and notify the publisher.
 
-        findings = scan_files(source.files)
-        failures = blocking(findings)
+        Returns the ``ScanReport`` that ``_write_version(findings=...)`` stores on the version.
+        """
+        from ..scan import scan_source
+
+        report = scan_source(source.files)
+        findings = report.findings
+        failures = report.blocking
         if failures:
             self._notify_scan_failure(source, failures)
             listed = "\n".join(f"  {f}" for f in failures)
@@ -241,7 +245,7 @@ class Publishing(ServiceBase):
                 f"published. Fix them and publish again:\n{listed}",
                 findings=findings,
             )
-        return findings
+        return report
 
     def _new_asset_row(self, s, me, kind, now, *, title, summary, visibility, duration, categories) -> AssetRow:
         self._require_unique_title(s, me, kind, title)
@@ -644,3 +648,14 @@ def _apply_whitelist(version: VersionRow, users, add: bool) -> None:
         version.whitelist.extend(WhitelistRow(username=u) for u in users if u not in current)
     else:
         version.whitelist = [w for w in version.whitelist if w.username not in set(users)]
+
+
+def _scan_records(scan) -> list[dict]:
+    """What the versions table keeps of a scan (a ``ScanReport``, or bare findings): each low or
+    medium finding, and one "info" record per pickled file and callable it imports, from which
+    ``Version.pickle_imports`` is read back (store/convert.py)."""
+    findings = getattr(scan, "findings", scan)
+    records = [dataclasses.asdict(f) for f in findings]
+    for file, imported in getattr(scan, "pickle_imports", ()):
+        records.append({"file": file, "line": None, "rule": "pickle-import", "severity": "info", "message": imported})
+    return records

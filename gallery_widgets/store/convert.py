@@ -11,6 +11,7 @@ from ..entities import (
     Comment,
     Constraints,
     Duration,
+    Finding,
     Notification,
     Paper,
     Subscription,
@@ -100,7 +101,31 @@ def version(row: VersionRow, *, show_whitelist: bool, dependencies: tuple[str, .
         digest=row.digest,
         whitelist=tuple(w.username for w in row.whitelist) if show_whitelist else (),
         dependencies=dependencies,
+        findings=findings(row.findings),
+        pickle_imports=pickle_imports(row.findings),
     )
+
+
+def findings(records: list | None) -> tuple[Finding, ...]:
+    """The scan findings kept on a version (its "info" records are the pickle imports)."""
+    return tuple(
+        Finding(
+            file=str(r.get("file", "")),
+            line=r.get("line") if isinstance(r.get("line"), int) else None,
+            rule=str(r.get("rule", "")),
+            severity=str(r.get("severity", "")),
+            message=str(r.get("message", "")),
+        )
+        for r in records or ()
+        if isinstance(r, dict) and r.get("severity") != "info"
+    )
+
+
+def pickle_imports(records: list | None) -> tuple[str, ...]:
+    """Every callable the version's pickled files import ("module.name"), sorted."""
+    return tuple(sorted({
+        str(r.get("message")) for r in records or () if isinstance(r, dict) and r.get("rule") == "pickle-import"
+    }))
 
 
 def asset(row: AssetRow, versions: tuple[Version, ...], *, favorited: bool, subscription_status: str | None) -> Asset:

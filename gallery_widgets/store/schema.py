@@ -148,6 +148,8 @@ class VersionRow(Base):
     size: Mapped[int] = mapped_column(Integer, default=0)
     manifest: Mapped[dict] = mapped_column(JSON, default=dict)
     constraints: Mapped[dict] = mapped_column(JSON, default=dict)
+    # The publish scan's low and medium findings (as scan.Finding dicts), plus one record of
+    # severity "info" and rule "pickle-import" per pickled file and callable it imports.
     findings: Mapped[list] = mapped_column(JSON, default=list)
 
     asset: Mapped[AssetRow] = relationship(back_populates="versions", lazy="raise_on_sql")
