@@ -70,12 +70,17 @@ def scan_pickle(file: str, open_stream, *, where: str = "", back_to_back: bool =
     for walk in walks:
         for offset, module, name in walk.imports:
             what = f"{module}.{name}" if module is not None else name
+            # Past joblib's first array, pickle.load reads array bytes (or a nested pickle,
+            # against the wrong memo) as opcodes: only what would be dangerous there counts.
+            late = walk is plain and plain.saw_wrapper and offset > plain.wrapper_offset
+            finding = _judge(file, where, offset, module, name, what)
+            if late and (finding is None or finding.severity != "high"):
+                continue
             if module is not None:
                 result.imports.add(".".join(pickle_policy.normalise(module, name)))
             if what in seen:
                 continue
             seen.add(what)
-            finding = _judge(file, where, offset, module, name, what)
             if finding is not None:
                 result.findings.append(finding)
     # pickle.load stops at a corrupt opcode, so a plain walk that fails after joblib's
@@ -190,9 +195,13 @@ class _Getattr:
 
 
 class _Obj:
-    def __init__(self, cls, args):
+    """An object the pickle builds: an instance of ``cls`` or, when ``returned``, whatever
+    calling ``cls`` returns."""
+
+    def __init__(self, cls, args, returned: bool = False):
         self.cls = cls
         self.args = args
+        self.returned = returned
         self.state = None
 
 
@@ -235,6 +244,7 @@ class _Walk:
         self.back_to_back = back_to_back
         self.imports: list[tuple[int, str | None, str]] = []
         self.saw_wrapper = False
+        self.wrapper_offset = -1  # where the first joblib array wrapper was built
         self.error: Exception | None = None
 
     def run(self) -> None:
@@ -275,13 +285,16 @@ class _Walk:
             elif name in ("NEWTRUE", "NEWFALSE", "NONE"):
                 stack.append({"NEWTRUE": True, "NEWFALSE": False, "NONE": None}[name])
             elif name == "MEMOIZE":
-                memo[len(memo)] = stack[-1] if stack else _UNKNOWN
+                memo[len(memo)] = self._top()
             elif name in ("PUT", "BINPUT", "LONG_BINPUT"):
-                memo[arg] = stack[-1] if stack else _UNKNOWN
+                memo[arg] = self._top()
             elif name in ("GET", "BINGET", "LONG_BINGET"):
-                stack.append(memo.get(arg, _UNKNOWN))
+                if arg not in memo:  # the unpickler stops here too
+                    raise ValueError(f"memo entry {arg} is read before it is written")
+                stack.append(memo[arg])
             elif name == "DUP":
-                stack.append(stack[-1] if stack else _UNKNOWN)
+                stack.append(self._pop(1, check=False)[0])
+                stack.append(stack[-1])
             elif name == "EMPTY_TUPLE":
                 stack.append(())
             elif name in _TUPLES:
@@ -322,8 +335,7 @@ class _Walk:
                 self.imports.append((offset, None, f"a callable registered as copyreg extension code {arg}"))
                 stack.append(_UNKNOWN)
             elif name == "REDUCE":
-                args = self._pop(1, check=False)[0]
-                func = stack.pop() if stack else _UNKNOWN
+                func, args = self._pop(2, check=False)
                 stack.append(self._call(func, args))
             elif name == "NEWOBJ":
                 args = self._pop(1)[0]
@@ -343,8 +355,9 @@ class _Walk:
                     if self.joblib and _class_of(stack[-1]) in _WRAPPERS:
                         self._read_joblib_array(stack.pop())
                         stack.append(_UNKNOWN)
-                    elif _class_of(stack[-1]) in _WRAPPERS:
+                    elif _class_of(stack[-1]) in _WRAPPERS and not self.saw_wrapper:
                         self.saw_wrapper = True
+                        self.wrapper_offset = offset
                 else:
                     self._escapes([state])
             else:
@@ -355,6 +368,11 @@ class _Walk:
                     self._pop(below)
                 stack.extend(pushed)
         self._escapes(stack)  # what the pickle returns
+
+    def _top(self):
+        if not self.stack or self.stack[-1] is _MARK:
+            raise ValueError("the pickle stores a value it never pushed")
+        return self.stack[-1]
 
     def _import(self, offset: int, module: str, name: str):
         if not all(part.isidentifier() for part in (*module.split("."), *name.split("."))):
@@ -376,11 +394,15 @@ class _Walk:
         self._escapes([args])
         if isinstance(func, _Global) and (func.module, func.name) in _RECONSTRUCTORS and isinstance(args, tuple) and args:
             return _Obj(args[0], ())  # copyreg._reconstructor(cls, base, state): an instance of cls
-        return _Obj(func, args)
+        return _Obj(func, args, returned=True)
 
+    # Like the unpickler, which keeps marked items on a stack of their own, the walk stops
+    # where a pop would reach below the stack or below the topmost mark.
     def _pop(self, count: int, *, check: bool = True) -> list:
         stack = self.stack
-        items = stack[-count:] if count <= len(stack) else [_UNKNOWN] * (count - len(stack)) + stack
+        items = stack[-count:]
+        if len(items) < count or any(item is _MARK for item in items):
+            raise ValueError("the pickle pops more than it pushed")
         del stack[-count:]
         if check:
             self._escapes(items)
@@ -389,7 +411,9 @@ class _Walk:
     def _pop_mark(self, *, check: bool = True) -> list:
         stack = self.stack
         items = []
-        while stack:
+        while True:
+            if not stack:
+                raise ValueError("the pickle pops to a mark it never set")
             item = stack.pop()
             if item is _MARK:
                 break
@@ -451,7 +475,10 @@ class _Walk:
 
 
 def _may_be_str(value) -> bool:
-    return value is _UNKNOWN or isinstance(value, (str, _Obj))
+    """Whether ``value`` may be an exact str, which is all STACK_GLOBAL accepts."""
+    if isinstance(value, _Obj):
+        return value.returned or _class_of(value) == ("builtins", "str")
+    return value is _UNKNOWN or isinstance(value, str)
 
 
 def _class_of(obj: _Obj):

@@ -18,8 +18,9 @@ import ast
 import concurrent.futures
 import hashlib
 import logging
-import multiprocessing
 import os
+import pickle
+import subprocess
 import sys
 import tempfile
 import threading
@@ -36,6 +37,7 @@ PARALLEL_MIN_BYTES = 256 * 1024  # below this a cold scan stays in this process 
 MAX_WORKERS = 4
 DEEP_RECURSION_LIMIT = 200_000
 DEEP_STACK_BYTES = 512 * MiB
+WORKER_TIMEOUT_S = 900
 
 _BANDIT_SEVERITY = {"LOW": "low", "MEDIUM": "medium", "HIGH": "high"}
 _LOCK = threading.Lock()  # bandit keeps module-level state, and we flip its loggers
@@ -99,7 +101,7 @@ def _check(todo: dict[bytes, bytes]) -> dict[bytes, tuple | str]:
     if workers > 1 and sum(len(data) for _, data in items) >= PARALLEL_MIN_BYTES:
         results = _in_workers(_split(items, workers), deep=False)
     if results is None:
-        results = _bandit(items)
+        results = bandit(items)
     deep = [(digest, todo[digest]) for digest, verdict in results.items() if verdict == _UNWALKED]
     if deep:
         retried = _in_workers([deep], deep=True) or {}
@@ -129,36 +131,46 @@ def _split(items: list, parts: int) -> list[list]:
 
 
 def _in_workers(groups: list[list], *, deep: bool) -> dict | None:
-    """Run bandit over each group in its own fresh process; None if the workers failed.
+    """Run bandit over each group in its own fresh process; None if a worker failed.
 
-    The processes are spawned (never forked: a notebook kernel has threads) and shut down
-    when done, so nothing stays behind in the user's kernel.
+    The workers are plain ``python -m gallery_widgets.scan.worker`` processes, not
+    multiprocessing ones: spawning those re-imports the caller's main script, which for a
+    script that publishes would publish again. They end when their group is done, so
+    nothing stays behind in the user's kernel.
     """
-    context = multiprocessing.get_context("spawn")
+    env = dict(os.environ)
+    package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+    command = [sys.executable, "-m", "gallery_widgets.scan.worker"]
+
+    def run(group: list) -> dict:
+        done = subprocess.run(command, input=pickle.dumps((deep, group)), capture_output=True, env=env,
+                              timeout=WORKER_TIMEOUT_S, check=True)
+        return pickle.loads(done.stdout)  # our own worker's answer, not user data
+
     try:
-        with concurrent.futures.ProcessPoolExecutor(len(groups), mp_context=context) as pool:
-            futures = [pool.submit(_deep_bandit if deep else _bandit, group) for group in groups]
+        with concurrent.futures.ThreadPoolExecutor(len(groups)) as pool:
             results: dict = {}
-            for future in futures:
-                results.update(future.result())
+            for answer in pool.map(run, groups):
+                results.update(answer)
             return results
-    except (concurrent.futures.process.BrokenProcessPool, OSError, RuntimeError):
+    except (subprocess.SubprocessError, OSError, pickle.UnpicklingError, EOFError):
         return None
 
 
-def _deep_bandit(items: list) -> dict:
+def deep_bandit(items: list) -> dict:
     """Bandit in a thread with a large stack and a deep recursion limit (in a worker process only:
     both settings are process-wide)."""
     sys.setrecursionlimit(DEEP_RECURSION_LIMIT)
     threading.stack_size(DEEP_STACK_BYTES)
     out: list = []
-    worker = threading.Thread(target=lambda: out.append(_bandit(items)))
+    worker = threading.Thread(target=lambda: out.append(bandit(items)))
     worker.start()
     worker.join()
     return out[0] if out else {digest: _UNWALKED for digest, _ in items}
 
 
-def _bandit(items: list) -> dict:
+def bandit(items: list) -> dict:
     """Bandit over [(digest, source)]; the files get neutral names in a private folder so a
     hostile path such as ``../x.py`` in the source can never be written outside it."""
     found: dict = {digest: [] for digest, _ in items}
