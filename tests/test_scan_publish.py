@@ -205,3 +205,90 @@ def test_p5_workflow_release_with_a_failing_local_step_publishes_nothing(alice, 
     with pytest.raises(ScanFailed):
         alice.publish(flow, title="Risky flow", agree=True)  # the g.publish path too
     assert alice.publishes() == ()
+
+
+# --- findings and pickle imports are shown on the version (issue 7) -------------------------------
+
+
+def _sklearn_model_dir(tmp_path, name="churn"):
+    import io
+
+    import joblib
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.RandomState(0)
+    X = rng.rand(60, 3)
+    model = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, (X[:, 0] > 0.5).astype(int))
+    buffer = io.BytesIO()
+    joblib.dump(model, buffer, compress=3)
+    root = tmp_path / name
+    root.mkdir()
+    (root / "model.yaml").write_text(f"name: {name}\nloader: model:load\n")
+    (root / "model.py").write_text(
+        "import joblib\n\n\ndef load(folder):\n    return joblib.load(folder / 'model.joblib')\n\n\n"
+        "def score(x):\n    return eval(x)\n"
+    )
+    (root / "model.joblib").write_bytes(buffer.getvalue())
+    return root
+
+
+def test_p5_scikit_learn_model_publishes_and_everyone_who_sees_it_sees_findings_and_imports(
+        alice, bob, carol, tmp_path, no_smtp):
+    asset = alice.publish(gw.Model.from_dir(_sklearn_model_dir(tmp_path)), title="Churn", visibility="public",
+                          agree=True)
+    private = alice.publish(gw.Model.from_dir(_sklearn_model_dir(tmp_path, "hidden")), title="Hidden", agree=True)
+
+    for viewer in (alice, bob):
+        version = viewer.asset(asset.content_id).versions[0]
+        assert ("model.py", 9, "B307", "medium") in {(f.file, f.line, f.rule, f.severity) for f in version.findings}
+        unreviewed = {f.message.split(" imports ")[1].split(" ")[0] for f in version.findings
+                      if f.rule == "pickle-unreviewed"}
+        assert "sklearn.pipeline.Pipeline" in unreviewed
+        assert all(isinstance(f, gw.Finding) and f.severity in ("low", "medium") for f in version.findings)
+        assert {"sklearn.linear_model._logistic.LogisticRegression", "joblib.numpy_pickle.NumpyArrayWrapper",
+                "numpy.dtype"} <= set(version.pickle_imports)
+        assert list(version.pickle_imports) == sorted(set(version.pickle_imports))
+    assert asset.versions[0].pickle_imports == bob.asset(asset.content_id).versions[0].pickle_imports
+    with pytest.raises(gw.NotFound):  # the findings of a version nobody else may see stay hidden
+        carol.asset(private.content_id)
+    assert alice.notifications() == ()
+
+
+def test_p5_python_that_cannot_be_checked_fails_the_publish(alice, tmp_path, no_smtp):
+    before = artifact_files(tmp_path)
+    broken = source(tmp_path, "broken", "def main(params, inputs, outputs):\n    return {\n")
+    with pytest.raises(ScanFailed, match="python-unparsed") as caught:
+        alice.publish(broken, title="Broken", agree=True)
+    assert [(f.file, f.severity) for f in caught.value.findings if f.rule == "python-unparsed"] == [("train.py", "high")]
+    assert alice.publishes() == () and artifact_files(tmp_path) == before
+    assert "cannot be published" in alice.notifications()[0].body
+
+
+def test_p5_deep_expression_before_a_shell_call_fails_the_publish(alice, tmp_path, no_smtp):
+    deep = "x = " + " + ".join(["1"] * 2000)
+    train = f"import os\n{deep}\n\n\ndef main(params, inputs, outputs):\n    os.system(params['cmd'])\n    return {{}}\n"
+    with pytest.raises(ScanFailed, match="B605"):
+        alice.publish(source(tmp_path, "deep", train), title="Deep", agree=True)
+    assert alice.publishes() == ()
+
+
+def test_p5_model_with_a_pickle_inside_a_nested_archive_fails_the_publish(alice, tmp_path, no_smtp):
+    import io
+    import zipfile
+
+    def zipped(entries):
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            for name, data in entries.items():
+                archive.writestr(name, data)
+        return buffer.getvalue()
+
+    algo = source(tmp_path, "nested", "def main(params, inputs, outputs):\n    return {}\n",
+                  extra_files={"assets/bundle.zip": zipped({"inner.zip": zipped({"weights.pkl": OS_SYSTEM_PICKLE})})})
+    with pytest.raises(ScanFailed) as caught:
+        alice.publish(algo, title="Nested", agree=True)
+    assert [(f.file, f.rule) for f in caught.value.findings if f.severity == "high"] == [
+        ("assets/bundle.zip::inner.zip::weights.pkl", "pickle-global")]

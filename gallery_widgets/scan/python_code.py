@@ -144,7 +144,8 @@ def _in_workers(groups: list[list], *, deep: bool) -> dict | None:
     command = [sys.executable, "-m", "gallery_widgets.scan.worker"]
 
     def run(group: list) -> dict:
-        done = subprocess.run(command, input=pickle.dumps((deep, group)), capture_output=True, env=env,
+        limit = DEEP_RECURSION_LIMIT if deep else None
+        done = subprocess.run(command, input=pickle.dumps((limit, group)), capture_output=True, env=env,
                               timeout=WORKER_TIMEOUT_S, check=True)
         return pickle.loads(done.stdout)  # our own worker's answer, not user data
 
@@ -158,10 +159,10 @@ def _in_workers(groups: list[list], *, deep: bool) -> dict | None:
         return None
 
 
-def deep_bandit(items: list) -> dict:
+def deep_bandit(items: list, recursion_limit: int) -> dict:
     """Bandit in a thread with a large stack and a deep recursion limit (in a worker process only:
     both settings are process-wide)."""
-    sys.setrecursionlimit(DEEP_RECURSION_LIMIT)
+    sys.setrecursionlimit(recursion_limit)
     threading.stack_size(DEEP_STACK_BYTES)
     out: list = []
     worker = threading.Thread(target=lambda: out.append(bandit(items)))
