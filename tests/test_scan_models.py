@@ -316,3 +316,14 @@ def test_p5_policy_normalises_python_2_names():
 def test_p5_scan_pickle_names_where_the_import_is():
     result = scan_pickle("m.pkl", lambda: io.BytesIO(_call("os", "system")))
     assert "byte 0" in result.findings[0].message and result.imports == {"os.system"}
+
+
+def test_p5_joblib_model_with_columns_named_like_modules_is_not_blocked():
+    # Past joblib's first array pickle.load would read bytes against the wrong memo; strings such
+    # as "os" or "system" found there are no evidence of a call.
+    cols = ["time", "dtype", "os", "system", "random", "numpy", "subprocess", "ndarray"]
+    X = pd.DataFrame(np.random.RandomState(0).rand(40, len(cols)), columns=cols)
+    model = make_pipeline(FunctionTransformer(np.log1p), LogisticRegression()).fit(X, (X["time"] > 0.5).astype(int))
+    for compress in (0, 3):
+        data = _joblib({"model": model, "columns": np.array(cols, dtype=object), "names": cols}, compress)
+        assert blocking(scan_source({"model.joblib": data}).findings) == ()

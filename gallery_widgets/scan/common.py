@@ -15,7 +15,7 @@ MAX_ARCHIVE_BYTES = 500 * MiB  # bytes unpacked from one top-level file, over al
 BOMB_RATIO = 100  # uncompressed / compressed ...
 BOMB_MIN_BYTES = 50 * MiB  # ... above this size is a decompression bomb
 MAX_ARCHIVE_ENTRIES = 10_000
-MAX_PICKLE_BYTES = 256 * MiB  # decompressed bytes walked per compressed pickle
+MAX_PICKLE_BYTES = 1024 * MiB  # decompressed bytes walked per compressed pickle (streamed, not held)
 MAX_NESTING = 4  # a file inside an archive inside an archive ... at most this deep
 HEAD_BYTES = 512  # what is read of an entry to tell its format
 

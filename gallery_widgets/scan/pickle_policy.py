@@ -183,6 +183,39 @@ _RISKY_NAME = re.compile(
 _STDLIB = frozenset(sys.stdlib_module_names) | {"__builtin__", "copy_reg", "exceptions"}
 
 
+# Standard-library modules known to run code, reach the system, files or the network, or
+# load pickles (the union of picklescan's, modelscan's and fickling's lists).
+DANGEROUS_STDLIB = frozenset({
+    "os", "posix", "nt", "subprocess", "_posixsubprocess", "sys", "builtins", "runpy", "importlib", "_imp",
+    "zipimport", "pkgutil", "pty", "socket", "_socket", "ssl", "shutil", "code", "codeop", "webbrowser", "pickle",
+    "_pickle", "marshal", "shelve", "operator", "_operator", "functools", "ctypes", "_ctypes", "multiprocessing",
+    "types", "inspect", "pdb", "bdb", "cProfile", "profile", "timeit", "trace", "http", "urllib", "ftplib",
+    "smtplib", "imaplib", "poplib", "telnetlib", "nntplib", "asyncio", "xmlrpc", "socketserver", "tempfile", "glob",
+    "fileinput", "io", "_io", "pydoc", "venv", "ensurepip", "doctest", "idlelib", "lib2to3", "distutils", "sqlite3",
+    "mmap", "signal", "threading", "_thread", "atexit", "logging", "tarfile", "zipfile", "uuid", "platform", "gc",
+    "site", "unittest", "test", "linecache", "compileall", "py_compile", "_osx_support", "_aix_support", "_pyrepl",
+    "select", "selectors", "syslog", "commands",
+})
+
+
+def known_dangerous(module: str, name: str) -> bool:
+    """Whether ``module.name`` is on a list of what can execute, not just unreviewed or unknown.
+
+    Used where the scan follows a loader that may well fail before reaching the import (the
+    bytes of a joblib array read as opcodes), so a mere unknown name is no evidence.
+    """
+    module, name = normalise(module, name)
+    if (module, name) in SAFE_PICKLE_GLOBALS:
+        return False
+    top = module.split(".")[0]
+    return (
+        top in DANGEROUS_STDLIB
+        or any(module == blocked or module.startswith(blocked + ".") for blocked in BLOCKED_MODULES)
+        or (module, name) in BLOCKED_NAMES
+        or bool(_RISKY_NAME.match(name.rsplit(".", 1)[-1]))
+    )
+
+
 def normalise(module: str, name: str) -> tuple[str, str]:
     """The names the unpickler really imports: protocols 0-2 write Python 2 names (fix_imports)."""
     if (module, name) in NAME_MAPPING:

@@ -73,9 +73,9 @@ def scan_pickle(file: str, open_stream, *, where: str = "", back_to_back: bool =
             # Past joblib's first array, pickle.load reads array bytes (or a nested pickle,
             # against the wrong memo) as opcodes: only what would be dangerous there counts.
             late = walk is plain and plain.saw_wrapper and offset > plain.wrapper_offset
-            finding = _judge(file, where, offset, module, name, what)
-            if late and (finding is None or finding.severity != "high"):
+            if late and not plain.late_evidence(offset, module, name):
                 continue
+            finding = _judge(file, where, offset, module, name, what)
             if module is not None:
                 result.imports.add(".".join(pickle_policy.normalise(module, name)))
             if what in seen:
@@ -115,8 +115,11 @@ def _judge(file, where, offset, module, name, what) -> Finding | None:
 
 def _unreadable(file: str, where: str, walk: "_Walk") -> Finding:
     exhausted = getattr(walk.stream, "exhausted", False)
-    reason = f"the scan stopped after {MAX_PICKLE_BYTES // MiB} MiB" if exhausted else str(walk.error) or type(
-        walk.error).__name__
+    if exhausted:
+        reason = (f"the scan stops after {MAX_PICKLE_BYTES // MiB} MiB decompressed; save it uncompressed, "
+                  "whose arrays the scan skips without reading them")
+    else:
+        reason = str(walk.error) or type(walk.error).__name__
     if walk.imports or walk.saw_wrapper:
         # It imports things, so it is a pickle; what follows the error may call anything when
         # loaded by a loader that reads on (joblib, torch), and was not checked.
@@ -198,10 +201,11 @@ class _Obj:
     """An object the pickle builds: an instance of ``cls`` or, when ``returned``, whatever
     calling ``cls`` returns."""
 
-    def __init__(self, cls, args, returned: bool = False):
+    def __init__(self, cls, args, returned: bool = False, offset: int = -1):
         self.cls = cls
         self.args = args
         self.returned = returned
+        self.offset = offset  # where the call that returned it is
         self.state = None
 
 
@@ -245,6 +249,8 @@ class _Walk:
         self.imports: list[tuple[int, str | None, str]] = []
         self.saw_wrapper = False
         self.wrapper_offset = -1  # where the first joblib array wrapper was built
+        self.checked: dict[int, tuple] = {}  # tuples already looked into by _escapes
+        self.computed_from: dict[int, int] = {}  # STACK_GLOBAL offset -> offset of the call that fed it
         self.error: Exception | None = None
 
     def run(self) -> None:
@@ -330,13 +336,15 @@ class _Walk:
                     if _may_be_str(module) and _may_be_str(attr):  # else the unpickler refuses it
                         self.imports.append(
                             (offset, None, "a callable whose name is computed while loading (STACK_GLOBAL)"))
+                        self.computed_from[offset] = max(
+                            (v.offset for v in (module, attr) if isinstance(v, _Obj)), default=-1)
                     stack.append(_UNKNOWN)
             elif name in ("EXT1", "EXT2", "EXT4"):
                 self.imports.append((offset, None, f"a callable registered as copyreg extension code {arg}"))
                 stack.append(_UNKNOWN)
             elif name == "REDUCE":
                 func, args = self._pop(2, check=False)
-                stack.append(self._call(func, args))
+                stack.append(self._call(func, args, offset))
             elif name == "NEWOBJ":
                 args = self._pop(1)[0]
                 cls = self._pop(1)[0]
@@ -369,6 +377,14 @@ class _Walk:
                 stack.extend(pushed)
         self._escapes(stack)  # what the pickle returns
 
+    def late_evidence(self, offset: int, module: str | None, name: str) -> bool:
+        """Past the first joblib array, pickle.load reads joblib's array bytes as opcodes, against
+        a memo that belongs to the outer pickle: names built there are mostly noise. What counts
+        is a name known to execute, or a computed name fed by a call made there."""
+        if module is None:
+            return self.computed_from.get(offset, -1) > self.wrapper_offset
+        return pickle_policy.known_dangerous(module, name)
+
     def _top(self):
         if not self.stack or self.stack[-1] is _MARK:
             raise ValueError("the pickle stores a value it never pushed")
@@ -382,7 +398,7 @@ class _Walk:
         self.imports.append((offset, module, name))
         return _Global(module, name)
 
-    def _call(self, func, args):
+    def _call(self, func, args, offset: int):
         if isinstance(func, _Getattr):
             if (isinstance(args, tuple) and len(args) == 2 and isinstance(args[0], _Global)
                     and args[0].module is not None and isinstance(args[1], str)):
@@ -394,7 +410,7 @@ class _Walk:
         self._escapes([args])
         if isinstance(func, _Global) and (func.module, func.name) in _RECONSTRUCTORS and isinstance(args, tuple) and args:
             return _Obj(args[0], ())  # copyreg._reconstructor(cls, base, state): an instance of cls
-        return _Obj(func, args, returned=True)
+        return _Obj(func, args, returned=True, offset=offset)
 
     # Like the unpickler, which keeps marked items on a stack of their own, the walk stops
     # where a pop would reach below the stack or below the topmost mark.
@@ -426,13 +442,14 @@ class _Walk:
     def _escapes(self, values) -> None:
         """A getattr that ends up as data (in a tuple, a state, the result) may be called later by
         the object that holds it, with arguments nobody checked."""
-        todo, seen = list(values), set()
+        todo = list(values)
         while todo:
             value = todo.pop()
             if isinstance(value, _Getattr):
                 self.imports.append((value.offset, "builtins", "getattr"))
-            elif isinstance(value, tuple) and id(value) not in seen:
-                seen.add(id(value))
+            elif isinstance(value, tuple) and id(value) not in self.checked:
+                # Tuples never change, so each is looked into once (kept alive so its id stays its own).
+                self.checked[id(value)] = value
                 todo.extend(value)
 
     # --- joblib arrays ---------------------------------------------------------------------------
@@ -446,12 +463,10 @@ class _Walk:
             raise ValueError("a joblib array with a shape the scan cannot read")
         itemsize, objects = _dtype_layout(dtype)
         if objects:
-            # An object array is a complete pickle of its own, read with the same rules.
-            inner = _Walk(self.stream, joblib=True, back_to_back=False)
-            outer_stack = self.stack
+            # An object array is a complete pickle of its own, read by a plain pickle.Unpickler.
+            inner = _Walk(self.stream, joblib=False, back_to_back=False)
             inner._one_pickle()
             self.imports += inner.imports
-            self.stack = outer_stack
             return
         count = 1
         for n in shape:
