@@ -5,6 +5,8 @@ and are kept on the version."""
 
 from __future__ import annotations
 
+import datetime
+import pickle
 import socket
 import textwrap
 
@@ -292,3 +294,27 @@ def test_p5_model_with_a_pickle_inside_a_nested_archive_fails_the_publish(alice,
         alice.publish(algo, title="Nested", agree=True)
     assert [(f.file, f.rule) for f in caught.value.findings if f.severity == "high"] == [
         ("assets/bundle.zip::inner.zip::weights.pkl", "pickle-global")]
+
+
+def test_p5_workflow_release_keeps_each_step_algorithms_findings(alice, bob, tmp_path, no_smtp):
+    step_source = source(tmp_path, "evalish", LOW_TRAIN,
+                         extra_files={"state.pkl": pickle.dumps({"when": datetime.date(2026, 1, 1)})})
+    flow = gw.Workflow("eval-flow", steps=[gw.Step("score", step_source)])
+    flow.release_to_gallery(title="Eval flow", gallery=alice, visibility="public")
+    algorithm = next(a for a in alice.publishes() if a.kind == "algorithm")
+    version = bob.asset(algorithm.content_id).versions[0]
+    assert ("train.py", 3, "B307", "medium") in {(f.file, f.line, f.rule, f.severity) for f in version.findings}
+    assert version.pickle_imports == ("datetime.date",)
+
+
+def test_p5_stored_scan_records_that_are_malformed_read_back_safely(alice, tmp_path, no_smtp):
+    asset = alice.publish(source(tmp_path, "clean", "def main(params, inputs, outputs):\n    return {}\n"),
+                          title="Clean", visibility="public", agree=True)
+    with alice._db.write() as s:
+        row = s.scalar(select(VersionRow).join(AssetRow, AssetRow.id == VersionRow.asset_id)
+                       .where(AssetRow.content_id == asset.content_id))
+        row.findings = ["junk", {"file": "a.py", "line": "7", "rule": "B1", "severity": "low", "message": "m"},
+                        {"file": "m.pkl", "rule": "pickle-import", "severity": "info", "message": "numpy.dtype"}]
+    version = alice.asset(asset.content_id).versions[0]
+    assert version.findings == (gw.Finding("a.py", None, "B1", "low", "m"),)
+    assert version.pickle_imports == ("numpy.dtype",)
