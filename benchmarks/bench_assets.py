@@ -101,6 +101,25 @@ def main() -> None:
     alice.publish(gw.Algorithm.from_dir(mixed), title="Mixed", visibility="public", agree=True)
     print(f"publish a {size / 1e6:.2f} MB algorithm of code + data, cold scan:  {(time.perf_counter() - started) * 1000:6.0f} ms")
 
+    # A model whose weights are a joblib file of numpy arrays: the scan skips the array bytes.
+    try:
+        import joblib
+        import numpy as np
+    except ImportError:
+        print("publish a joblib model: skipped (pip install joblib)")
+        return
+    for compress in (0, 3):
+        model = home / "src" / f"model{compress}"
+        model.mkdir()
+        (model / "model.yaml").write_text(f"name: model{compress}\nloader: model:load\n")
+        (model / "model.py").write_text("import joblib\n\n\ndef load(folder):\n    return joblib.load(folder / 'w.joblib')\n")
+        joblib.dump({"w": np.random.rand(6_000_000), "bias": np.zeros(100)}, model / "w.joblib", compress=compress)
+        size = (model / "w.joblib").stat().st_size
+        started = time.perf_counter()
+        alice.publish(gw.Model.from_dir(model), title=f"Model {compress}", visibility="public", agree=True)
+        print(f"publish a model with a {size / 1e6:.0f} MB joblib file (compress={compress}), cold scan: "
+              f"{(time.perf_counter() - started) * 1000:6.0f} ms")
+
 
 if __name__ == "__main__":
     main()

@@ -86,10 +86,17 @@ def test_p5_large_cold_scans_use_workers_and_agree_with_one_process(monkeypatch)
     files = {f"pkg/m{i}.py": b"".join(b"def f%d_%d(x):\n    return x + %d\n\n\n" % (i, j, j) for j in range(300))
              + (SHELL if i == 3 else b"") for i in range(6)}
     python_code._CACHE.clear()
-    monkeypatch.setattr(python_code, "_usable_cpus", lambda: 2)
+    monkeypatch.setattr(python_code, "_free_cpus", lambda: 2)
     monkeypatch.setattr(python_code, "PARALLEL_MIN_BYTES", 1)
+    in_this_process = python_code.bandit
+
+    def refuse(items):
+        raise AssertionError("bandit ran in the test process, not in the workers")
+
+    monkeypatch.setattr(python_code, "bandit", refuse)  # the workers import their own, unpatched copy
     in_workers = scan_files(files)
     python_code._CACHE.clear()
+    monkeypatch.setattr(python_code, "bandit", in_this_process)
     monkeypatch.setattr(python_code, "PARALLEL_MIN_BYTES", 10**12)
     assert scan_files(files) == in_workers
     assert ("pkg/m3.py", "B602") in _rules(in_workers, "high")
@@ -97,7 +104,7 @@ def test_p5_large_cold_scans_use_workers_and_agree_with_one_process(monkeypatch)
 
 def test_p5_python_workers_that_fail_fall_back_to_this_process(monkeypatch):
     python_code._CACHE.clear()
-    monkeypatch.setattr(python_code, "_usable_cpus", lambda: 2)
+    monkeypatch.setattr(python_code, "_free_cpus", lambda: 2)
     monkeypatch.setattr(python_code, "PARALLEL_MIN_BYTES", 1)
     monkeypatch.setattr(python_code.sys, "executable", "/nonexistent/python")
     findings = scan_files({"a.py": SHELL, "b.py": b"x = 1\n"})

@@ -2,7 +2,8 @@
 
 - Bandit's verdict depends only on a file's bytes, so it is cached by content: a new
   version of an asset re-scans only the files that changed.
-- A large cold scan is spread over worker processes (bandit is pure Python, one core each).
+- A large cold scan is spread over worker processes (bandit is pure Python, one core each)
+  when the machine has idle cores.
 - Bandit's AST walk is recursive: code nested a few hundred levels deep (a 2,000-term
   expression) overflows it. Such files get a second try in a worker process with a deep
   recursion limit and a large stack; what still cannot be parsed or walked is reported as
@@ -96,7 +97,7 @@ def _unchecked(name: str, why: str) -> Finding:
 def _check(todo: dict[bytes, bytes]) -> dict[bytes, tuple | str]:
     """{digest: issues or why-unchecked} for every file of ``todo``."""
     items = list(todo.items())
-    workers = min(MAX_WORKERS, _usable_cpus(), len(items))
+    workers = min(MAX_WORKERS, _free_cpus(), len(items))
     results = None
     if workers > 1 and sum(len(data) for _, data in items) >= PARALLEL_MIN_BYTES:
         results = _in_workers(_split(items, workers), deep=False)
@@ -112,11 +113,18 @@ def _check(todo: dict[bytes, bytes]) -> dict[bytes, tuple | str]:
     return results
 
 
-def _usable_cpus() -> int:
+def _free_cpus() -> int:
+    """Cores this process may use that are not busy already: on a machine whose cores are all
+    taken, worker processes only add their start-up time."""
     try:
-        return len(os.sched_getaffinity(0))
+        cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+        cpus = os.cpu_count() or 1
+    try:
+        busy = os.getloadavg()[0]
+    except OSError:
+        busy = 0.0
+    return max(1, min(cpus, round(cpus - busy + 1)))
 
 
 def _split(items: list, parts: int) -> list[list]:
