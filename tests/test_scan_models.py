@@ -267,9 +267,14 @@ def test_p5_npz_object_array_is_walked():
     assert _rules(report, "high") == {("arrays.npz::meta.npy", "pickle-global")}
 
 
-def test_p5_npy_with_an_unreadable_header_is_medium():
+def test_p5_npy_with_an_unreadable_header_is_high():
     report = scan_source({"x.npy": b"\x93NUMPY\x01\x00\x10\x00{'descr': <broken"})
-    assert [(f.rule, f.severity) for f in report.findings] == [("npy-unreadable", "medium")]
+    assert [(f.rule, f.severity) for f in report.findings] == [("npy-unreadable", "high")]
+    # Python 2 spelled shapes with longs; numpy still reads them, so an object array behind one is refused.
+    header = b"{'descr': '|O', 'fortran_order': False, 'shape': (1L,), }"
+    header += b" " * (63 - len(header)) + b"\n"
+    old = b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header + b"cos\nsystem\n(S'x'\ntR."
+    assert blocking(scan_source({"old.npy": old}).findings)
 
 
 # --- torch-style files ----------------------------------------------------------------------------------

@@ -63,7 +63,10 @@ def scan_source(files: dict[str, bytes]) -> ScanReport:
     for name, data in files.items():
         if not isinstance(name, str) or not isinstance(data, (bytes, bytearray, memoryview)):
             raise InvalidInput(f"scan_files takes str paths and bytes contents; got {name!r}: {type(data).__name__}.")
-        scan.file(name, bytes(data), depth=0, budget=Budget(common.MAX_ARCHIVE_BYTES))
+        try:
+            scan.file(name, bytes(data), depth=0, budget=Budget(common.MAX_ARCHIVE_BYTES))
+        except OverBudget:
+            scan.findings.append(_too_large(name))
     scan.findings += python_code.scan_python(scan.python)
     return ScanReport(tuple(sorted(scan.findings, key=_order)), tuple(sorted(scan.imports)))
 
@@ -169,10 +172,12 @@ class _Scan:
         try:
             start = pickles.npy_object_offset(data)
         except (ValueError, SyntaxError, RecursionError, MemoryError) as exc:
+            # numpy reads some headers this scan does not (Python 2 era spellings); an object
+            # array behind one would be unpickled unchecked, so it does not pass.
             self.findings.append(Finding(
-                path, None, "npy-unreadable", "medium",
-                f"looks like a numpy .npy file but its header cannot be read ({exc}); numpy.load refuses it too. "
-                "Re-save it with numpy.save.",
+                path, None, "npy-unreadable", "high",
+                f"looks like a numpy .npy file but its header cannot be read ({exc}), so it was not checked; "
+                "re-save it with a current numpy.save.",
             ))
             return
         if start is None:
