@@ -37,6 +37,7 @@ from .errors import (
     PermissionDenied,
     ScanFailed,
     SchemaOutdated,
+    StorageError,
     SubscriptionRequired,
 )
 
@@ -87,6 +88,7 @@ __all__ = [
     "open", "Algorithm", "Model", "Workflow", "Step", "report", "Duration", "Paper", "Page", "Asset", "AssetSummary", "Version",
     "Finding", "Subscription", "Comment", "User", "Notification", "Constraints", "WhitelistChange", "GalleryError",
     "NotFound", "PermissionDenied", "InvalidInput", "Conflict", "SubscriptionRequired", "AgreementRequired",
-    "ScanFailed", "SchemaOutdated", "PackedSource", "GalleryService", "categories", "taxonomy", "LICENSES", "MarketBrowser", "AssetDetail",
+    "ScanFailed", "SchemaOutdated", "StorageError", "PackedSource", "GalleryService", "categories", "taxonomy",
+    "LICENSES", "MarketBrowser", "AssetDetail",
     "PublishForm", "SubscriptionsTable", "ImportWorkflowDialog", "MyGallery", "JobView", "RunView",
 ]

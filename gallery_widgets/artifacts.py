@@ -2,17 +2,30 @@
 
 Publishing writes packed sources and images here; reading verifies the digest
 again, so a file changed on disk is refused instead of loaded (SPEC U7).
+
+A blob is written to ``tmp/`` first and renamed into place, so a crash leaves at
+most a temp file (removed when a gallery is opened once it is stale) or a blob no
+row refers to yet (collected by ``gallery-widgets gc``). Storing bytes that already
+exist refreshes the blob's modification time: a blob an in-flight publish relies
+on is always younger than the collector's grace period.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import tempfile
+import time
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import GalleryError, InvalidInput, NotFound
+from .errors import GalleryError, InvalidInput, NotFound, StorageError
+
+TEMP_PREFIX = ".incoming-"
+TRASH_PREFIX = ".gc-"
+STALE_AFTER_S = 3600  # a temp file or an unreferenced blob older than this is a crash's leftover
 
 
 class TamperedArtifact(GalleryError):
@@ -47,6 +60,16 @@ class ArtifactStore(ABC):
     def delete(self, digest: str) -> None: ...
 
 
+@dataclass(frozen=True)
+class StoredFile:
+    """A file of the local store as the collector sees it."""
+
+    path: Path
+    size: int
+    mtime: float
+    digest: str | None = None  # None for temp files
+
+
 class LocalArtifactStore(ArtifactStore):
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
@@ -55,23 +78,34 @@ class LocalArtifactStore(ArtifactStore):
         _check_digest(digest)
         return self.root / "sha256" / digest[:2] / digest[2:]
 
+    @property
+    def temp_folder(self) -> Path:
+        return self.root / "tmp"
+
     def put(self, data: bytes) -> tuple[str, bool]:
         digest = sha256(data)
         target = self.path(digest)
-        if target.exists():
-            return digest, False
-        target.parent.mkdir(parents=True, exist_ok=True)
-        # Write aside then rename: a reader never sees half a file.
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
         try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+            try:
+                os.utime(target)  # already stored: mark it as in use now (see the module docstring)
+                return digest, False
+            except FileNotFoundError:
+                pass
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self.temp_folder.mkdir(parents=True, exist_ok=True)
+            # Write aside then rename: a reader never sees half a file.
+            fd, tmp = tempfile.mkstemp(dir=self.temp_folder, prefix=TEMP_PREFIX)
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(data)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.replace(tmp, target)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        except OSError as exc:
+            raise StorageError(_write_failure(self.root, exc)) from None
         return digest, True
 
     def get(self, digest: str) -> bytes:
@@ -80,6 +114,11 @@ class LocalArtifactStore(ArtifactStore):
             data = target.read_bytes()
         except FileNotFoundError:
             raise NotFound(f"Artifact {digest[:12]}… is missing from {self.root}; re-publish the version.") from None
+        except OSError as exc:
+            raise StorageError(
+                f"Artifact {digest[:12]}… at {target} cannot be read ({exc.strerror or exc}); check the disk and the "
+                "permissions of the gallery's artifact folder."
+            ) from None
         if sha256(data) != digest:
             raise TamperedArtifact(
                 f"Artifact {digest[:12]}… at {target} does not match its sha256 digest: it was changed "
@@ -91,4 +130,116 @@ class LocalArtifactStore(ArtifactStore):
         return self.path(digest).exists()
 
     def delete(self, digest: str) -> None:
-        self.path(digest).unlink(missing_ok=True)
+        try:
+            self.path(digest).unlink(missing_ok=True)
+        except OSError as exc:
+            raise StorageError(_write_failure(self.root, exc)) from None
+
+    # -- housekeeping (``gallery-widgets gc``) -------------------------------------------
+    def blobs(self):
+        """Every stored blob (a file under ``sha256/`` named by a digest)."""
+        base = self.root / "sha256"
+        for folder in sorted(base.iterdir()) if base.is_dir() else ():
+            if not folder.is_dir() or len(folder.name) != 2:
+                continue
+            for entry in sorted(folder.iterdir()):
+                digest = folder.name + entry.name
+                if len(digest) == 64 and all(c in "0123456789abcdef" for c in digest):
+                    info = _stat(entry)
+                    if info is not None:
+                        yield StoredFile(entry, info.st_size, info.st_mtime, digest)
+
+    def temp_files(self):
+        """Temp files of uploads (and of an interrupted collection), in ``tmp/`` and, from
+        older versions, beside the blobs."""
+        places = [self.temp_folder]
+        base = self.root / "sha256"
+        if base.is_dir():
+            places += sorted(f for f in base.iterdir() if f.is_dir())
+        for folder in places:
+            for entry in sorted(folder.glob(TEMP_PREFIX + "*")) if folder.is_dir() else ():
+                info = _stat(entry)
+                if info is not None:
+                    yield StoredFile(entry, info.st_size, info.st_mtime)
+
+    def remove_stale_temp_files(self, older_than_s: float = STALE_AFTER_S) -> list[StoredFile]:
+        """Delete upload temp files older than ``older_than_s`` (leftovers of a crash: a live
+        upload renames its temp file within seconds). Runs when a gallery is opened; never fails."""
+        if not self.temp_folder.is_dir():
+            return []
+        removed, cutoff = [], time.time() - older_than_s
+        for entry in self.temp_folder.glob(TEMP_PREFIX + "*"):
+            info = _stat(entry)
+            if info is not None and info.st_mtime < cutoff:
+                try:
+                    entry.unlink()
+                    removed.append(StoredFile(entry, info.st_size, info.st_mtime))
+                except OSError:
+                    pass  # another process removed it, or the folder is read-only: harmless
+        return removed
+
+    def collect(self, blob: StoredFile, older_than_s: float) -> bool:
+        """Delete an unreferenced ``blob`` unless it was stored again meanwhile; True if deleted.
+
+        The blob is first renamed aside; its modification time is then read again, and a
+        ``put`` of the same bytes that happened in between (it refreshes the time) brings it
+        back. A ``put`` after the rename writes the file anew.
+        """
+        self.temp_folder.mkdir(parents=True, exist_ok=True)
+        trash = self.temp_folder / f"{TRASH_PREFIX}{blob.digest}-{os.getpid()}"
+        try:
+            os.replace(blob.path, trash)
+        except FileNotFoundError:
+            return False
+        info = _stat(trash)
+        if info is not None and info.st_mtime >= time.time() - older_than_s:
+            self._restore(trash, blob.path)
+            return False
+        trash.unlink(missing_ok=True)
+        return True
+
+    def recover_trash(self, referenced: set[str], older_than_s: float) -> list[str]:
+        """Put back blobs a collection crashed on (renamed aside, not yet deleted) when they
+        are referenced or fresh; return their digests."""
+        restored = []
+        for entry in self.temp_folder.glob(TRASH_PREFIX + "*") if self.temp_folder.is_dir() else ():
+            digest = entry.name[len(TRASH_PREFIX):].split("-")[0]
+            info = _stat(entry)
+            if len(digest) != 64 or info is None:
+                continue
+            if digest in referenced or info.st_mtime >= time.time() - older_than_s:
+                self._restore(entry, self.path(digest))
+                restored.append(digest)
+        return restored
+
+    @staticmethod
+    def _restore(trash: Path, target: Path) -> None:
+        if target.exists():  # stored anew meanwhile: the same bytes
+            trash.unlink(missing_ok=True)
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(trash, target)
+
+
+def _stat(path: Path):
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info if path.is_file() else None
+
+
+def _write_failure(root: Path, exc: OSError) -> str:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return (
+            f"The disk holding the gallery's artifacts ({root}) is full; nothing was stored. Free some space (or "
+            "move GALLERY_HOME to a bigger disk) and try again."
+        )
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return (
+            f"The gallery's artifact folder {root} is read-only here ({exc.strerror}); this change needs write "
+            "access to it. Ask its owner for write access, or use a gallery you can write (GALLERY_HOME)."
+        )
+    if exc.errno == errno.EFBIG:
+        return f"The file is too large for the disk or the limits of this process at {root}; nothing was stored."
+    return f"Writing to the gallery's artifact folder {root} failed ({exc.strerror or exc}); nothing was stored."

@@ -59,6 +59,15 @@ class SchemaOutdated(GalleryError):
     """The gallery database was written by an older or newer gallery_widgets."""
 
 
+class StorageError(GalleryError, OSError):
+    """The gallery's files could not be read or written: a full disk, a read-only
+    gallery home, a damaged database file. Nothing of the failed change was kept; the
+    message says what to fix."""
+
+    code = "storage_error"
+    http_status = 503
+
+
 __all__ = [
     "GalleryError",
     "NotFound",
@@ -69,4 +78,5 @@ __all__ = [
     "AgreementRequired",
     "ScanFailed",
     "SchemaOutdated",
+    "StorageError",
 ]

@@ -19,7 +19,7 @@ from .core.reference import ReferenceData
 from .core.subscriptions import Subscriptions
 from .core.using import Using
 from .core.workflows import Workflows
-from .errors import InvalidInput
+from .errors import Conflict, InvalidInput, StorageError
 from .service import GalleryService
 from .store.engine import Database
 from .store.schema import UserRow
@@ -75,14 +75,11 @@ def default_user() -> str:
 def _context(url: str | None, artifacts: str | os.PathLike | None) -> Context:
     home = default_home()
     if url is None:
+        # The default home is the one folder created on demand; any other sqlite:/// path
+        # must name an existing folder (a typo is refused, not turned into an empty gallery).
+        _create_home(home)
         url = f"sqlite:///{home / 'gallery.db'}"
-    if artifacts is None:
-        if os.environ.get("GALLERY_ARTIFACTS"):
-            artifacts = os.environ["GALLERY_ARTIFACTS"]
-        elif url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-            artifacts = Path(url[len("sqlite:///"):]).expanduser().parent / "artifacts"
-        else:
-            artifacts = home / "artifacts"
+    artifacts = artifact_folder(url, artifacts)
     key = (url, str(artifacts))
     with _contexts_lock:
         context = _contexts.get(key)
@@ -93,9 +90,35 @@ def _context(url: str | None, artifacts: str | os.PathLike | None) -> Context:
             except BaseException:
                 database.dispose()
                 raise
-            context = Context(db=database, artifacts=LocalArtifactStore(artifacts), home=str(Path(artifacts).parent))
+            store = LocalArtifactStore(artifacts)
+            if not database.read_only:
+                store.remove_stale_temp_files()
+            context = Context(db=database, artifacts=store, home=str(Path(artifacts).parent))
             _contexts[key] = context
     return context
+
+
+def artifact_folder(url: str, artifacts: str | os.PathLike | None = None) -> Path:
+    """Where the blobs of the gallery at ``url`` live: ``artifacts`` if given, else
+    ``GALLERY_ARTIFACTS``, else ``artifacts/`` beside a SQLite file, else ``$GALLERY_HOME/artifacts``."""
+    if artifacts is not None:
+        return Path(artifacts)
+    if os.environ.get("GALLERY_ARTIFACTS"):
+        return Path(os.environ["GALLERY_ARTIFACTS"])
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        return Path(url[len("sqlite:///"):]).expanduser().parent / "artifacts"
+    return default_home() / "artifacts"
+
+
+def _create_home(home: Path) -> None:
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        if not home.is_dir():
+            raise StorageError(
+                f"Cannot create the gallery home {home} ({exc.strerror or exc}); set GALLERY_HOME to a folder you "
+                "can write."
+            ) from None
 
 
 def open(
@@ -116,7 +139,11 @@ def open(
 
     Raises:
         InvalidInput: a bad URL or user name.
-        SchemaOutdated: the database needs ``gallery-widgets upgrade``.
+        SchemaOutdated: the database needs ``gallery-widgets upgrade`` (or is newer than
+            this gallery_widgets).
+        StorageError: the database file is damaged, or the gallery is read-only here and
+            has no account ``user`` yet.
+        Conflict: an account differing only in letter case already exists.
     """
     global _current
     if url is not None and not isinstance(url, str):
@@ -143,7 +170,20 @@ def _ensure_user(context: Context, username: str, clock: Clock) -> int:
         user_id = s.scalar(select(UserRow.id).where(UserRow.username == username))
     if user_id is not None:
         return user_id
+    if context.db.read_only:
+        raise StorageError(
+            f"The gallery at {context.db.url_for_humans} is read-only here and has no account {username!r} yet: open "
+            "it once with write access (or as an existing user) to create the account."
+        )
     with context.db.write() as s:
+        # User names are ASCII (see validate.username); 'Alice' and 'alice' would be two
+        # accounts for one person, so a second spelling is refused.
+        other = s.scalar(select(UserRow.username).where(func.lower(UserRow.username) == username.lower()))
+        if other is not None and other != username:
+            raise Conflict(
+                f"This gallery already has the account {other!r}; user names ignore letter case, so open it as "
+                f"{other!r} (GALLERY_USER={other})."
+            )
         first = not s.scalar(select(func.count()).select_from(UserRow))
         insert_ignore(
             s,

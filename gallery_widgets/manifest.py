@@ -28,15 +28,44 @@ MAX_STEPS = 100
 
 
 def load_yaml(path: Path) -> dict:
+    """The manifest file as a mapping: UTF-8 YAML whose strings are all valid text.
+
+    Raises:
+        InvalidInput: the file is missing, unreadable, not UTF-8, not YAML, not a mapping,
+            or holds a NUL, control character or unpaired surrogate (the field is named).
+    """
     try:
-        data = yaml.safe_load(path.read_text("utf-8"))
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise InvalidInput(f"{path} is missing; a source folder needs it (see the README's manifest format).") from None
+    except OSError as exc:
+        raise InvalidInput(f"{path} cannot be read ({exc.strerror or exc}); check its permissions.") from None
+    try:
+        content = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise InvalidInput(
+            f"{path} is not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line}); save it as UTF-8 in your "
+            "editor (it was probably written as Latin-1 or Windows-1252)."
+        ) from None
+    try:
+        data = yaml.safe_load(content)
     except yaml.YAMLError as exc:
         raise InvalidInput(f"{path} is not valid YAML: {exc}") from None
     if not isinstance(data, dict):
         raise InvalidInput(f"{path} must hold a mapping of fields (name, entrypoint, ...).")
     return data
+
+
+def _check_strings(where: str, data: dict) -> None:
+    """Every string in a manifest (keys too) must be storable text (no NUL, no control
+    characters, no unpaired surrogates: YAML escapes such as "\\0" or "\\ud800" make them)."""
+    from .core.validate import plain_data
+
+    try:
+        plain_data("manifest", data)
+    except InvalidInput as exc:
+        raise InvalidInput(f"{where}: {exc}") from None
 
 
 def _fail(where: str, field: str, message: str):
@@ -73,7 +102,7 @@ def _hyperparameters(where: str, items) -> list[dict]:
         if unknown:
             _fail(where, here, f"has unknown keys {sorted(unknown)}.")
         name = item.get("name")
-        if not isinstance(name, str) or not _IDENT.match(name):
+        if not isinstance(name, str) or not _IDENT.fullmatch(name):
             _fail(where, f"{here}.name", f"must be a Python identifier, not {name!r}.")
         if name in seen:
             _fail(where, f"{here}.name", f"repeats {name!r}; hyperparameter names must be unique.")
@@ -123,7 +152,7 @@ def _ports(where: str, field: str, items) -> list[dict]:
     for index, item in enumerate(items):
         if isinstance(item, str):
             item = {"name": item}
-        if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not _IDENT.match(item["name"]):
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not _IDENT.fullmatch(item["name"]):
             _fail(where, f"{field}[{index}].name", "must be an identifier.")
         if item["name"] in seen:
             _fail(where, f"{field}[{index}].name", f"repeats {item['name']!r}.")
@@ -164,18 +193,19 @@ def resources(where: str, value) -> dict[str, str]:
 
 
 def name(where: str, value) -> str:
-    if not isinstance(value, str) or not _NAME.match(value):
+    if not isinstance(value, str) or not _NAME.fullmatch(value):
         _fail(where, "name", f"must be 1-100 letters, digits, '_', '-', '.' or spaces, not {value!r}.")
     return value
 
 
 def entrypoint(where: str, field: str, value) -> str:
-    if not isinstance(value, str) or not _ENTRY.match(value):
+    if not isinstance(value, str) or not _ENTRY.fullmatch(value):
         _fail(where, field, f"must be 'module:function' (for example 'train:main'), not {value!r}.")
     return value
 
 
 def algorithm_manifest(data: dict, where: str) -> dict:
+    _check_strings(where, data)
     known = {"name", "entrypoint", "hyperparameters", "inputs", "outputs", "requirements", "python",
              "resources", "description"}
     unknown = set(data) - known
@@ -196,6 +226,7 @@ def algorithm_manifest(data: dict, where: str) -> dict:
 
 
 def model_manifest(data: dict, where: str) -> dict:
+    _check_strings(where, data)
     known = {"name", "loader", "requirements", "python", "resources", "description"}
     unknown = set(data) - known
     if unknown:

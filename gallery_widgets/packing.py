@@ -1,14 +1,18 @@
 """The archive format of published code: one deterministic zip (same files → same
 sha256) with the manifest inside, written by the kernel and read back by the gallery.
 
-File and folder names must be unique ignoring case (SPEC P4): such code breaks
-on macOS and Windows checkouts, so a clash is refused and named.
+File and folder names must be unique ignoring case and Unicode normalization (SPEC P4):
+such code breaks on macOS and Windows checkouts, so a clash is refused and named. Names
+must also survive every checkout and the importer: no backslash or colon, no control
+characters, valid UTF-8.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import re
+import unicodedata
 import zipfile
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
@@ -24,6 +28,47 @@ MAX_ARCHIVE_BYTES = MAX_TOTAL_BYTES + 16 * 1024 * 1024  # a packed archive: its 
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 
 
+# Backslash and colon mean "folder" and "drive" on Windows (and the importer refuses them);
+# control characters are never part of a name a person typed.
+_BAD_NAME_CHARS = re.compile(r'[\\:\x00-\x1f\x7f]')
+
+
+def check_entry_name(path: str) -> str:
+    """One relative posix path of a source: refuse what cannot be checked out everywhere
+    or imported again.
+
+    Raises:
+        InvalidInput: the name holds a backslash, a colon or a control character, is not
+            valid UTF-8, or has an empty, '.' or '..' part.
+    """
+    if not isinstance(path, str) or not path:
+        raise InvalidInput(f"{path!r} is not a file name.")
+    shown = path.encode("utf-8", "backslashreplace").decode("utf-8")
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(
+            f"The file name {shown!r} is not valid UTF-8 (it was probably made on a system with another "
+            "encoding); rename it."
+        ) from None
+    bad = _BAD_NAME_CHARS.search(path)
+    if bad:
+        char = {"\\": "a backslash", ":": "a colon"}.get(bad.group(), f"the control character {bad.group()!r}")
+        raise InvalidInput(
+            f"The file name {shown!r} contains {char}, which Windows checkouts and the gallery's importer refuse; "
+            "rename it (use '/' between folders)."
+        )
+    if path.startswith("/") or any(part in ("", ".", "..") for part in path.split("/")):
+        raise InvalidInput(f"The file name {shown!r} must be a relative path without empty, '.' or '..' parts.")
+    return path
+
+
+def _same_name_key(name: str) -> str:
+    """Canonical caseless form: what macOS (normalization- and case-insensitive) and Windows
+    (case-insensitive) treat as one name, e.g. 'Café' written with 'é' or with 'e' + U+0301."""
+    return unicodedata.normalize("NFD", unicodedata.normalize("NFD", name).casefold())
+
+
 def collect_files(root: Path) -> dict[str, bytes]:
     """Every file below ``root`` (minus caches) as {posix relative path: bytes}."""
     if not root.is_dir():
@@ -37,9 +82,13 @@ def collect_files(root: Path) -> dict[str, bytes]:
         if path.is_symlink():
             raise InvalidInput(f"{rel.as_posix()} in {root} is a symbolic link; copy the real file in instead.")
         if path.is_file():
-            data = path.read_bytes()
+            name = check_entry_name(rel.as_posix())
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                raise InvalidInput(f"{name} in {root} cannot be read ({exc.strerror or exc}); check its permissions.") from None
             total += len(data)
-            files[rel.as_posix()] = data
+            files[name] = data
             if len(files) > MAX_FILES or total > MAX_TOTAL_BYTES:
                 raise InvalidInput(
                     f"{root} holds more than {MAX_FILES:,} files or {MAX_TOTAL_BYTES // 2**20} MiB; "
@@ -49,15 +98,17 @@ def collect_files(root: Path) -> dict[str, bytes]:
 
 
 def check_unique_names(paths) -> None:
-    """SPEC P4: refuse two entries that differ only in case, or a file and a folder of one name."""
-    seen: dict[str, tuple[str, str]] = {}  # lower-cased path -> (original, "file"|"folder")
+    """SPEC P4: refuse two entries that differ only in case or Unicode normalization, or a
+    file and a folder of one name (every name is checked with ``check_entry_name`` first)."""
+    seen: dict[str, tuple[str, str]] = {}  # canonical caseless path -> (original, "file"|"folder")
     clashes: list[str] = []
     for path in sorted(paths):
+        check_entry_name(path)
         parts = PurePosixPath(path).parts
         for depth in range(1, len(parts) + 1):
             entry = "/".join(parts[:depth])
             what = "file" if depth == len(parts) else "folder"
-            key = entry.lower()
+            key = _same_name_key(entry)
             if key in seen:
                 original, kind = seen[key]
                 if original != entry or kind != what:
@@ -66,7 +117,8 @@ def check_unique_names(paths) -> None:
                 seen[key] = (entry, what)
     if clashes:
         raise InvalidInput(
-            "File and folder names must be unique ignoring letter case; rename one of each pair: "
+            "File and folder names must be unique ignoring letter case and accents' encoding; rename one of each "
+            "pair: "
             + "; ".join(dict.fromkeys(clashes))
         )
 

@@ -37,10 +37,10 @@ class Step:
     inputs: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        if not isinstance(self.name, str) or not _STEP_NAME.match(self.name):
+        if not isinstance(self.name, str) or not _STEP_NAME.fullmatch(self.name):
             raise InvalidInput(f"Step name {self.name!r} must be an identifier-like name (letters, digits, _ or -).")
         if isinstance(self.algorithm, str):
-            if not _REFERENCE.match(self.algorithm):
+            if not _REFERENCE.fullmatch(self.algorithm):
                 raise InvalidInput(
                     f"Step {self.name!r}: algorithm {self.algorithm!r} must be a gw.Algorithm or a gallery "
                     "reference 'content_id@x.y.z'."

@@ -221,6 +221,7 @@ def test_f1_favorites_counter_exact_under_four_processes(shared, tmp_path):
 def test_concurrent_first_open_creates_each_user_once(tmp_path):
     """Four processes opening a brand-new gallery at once: one schema, one admin, four users."""
     db_path = tmp_path / "fresh" / "gallery.db"
+    db_path.parent.mkdir()  # a sqlite:/// URL must name an existing folder
     url = f"sqlite:///{db_path}"
     script = tmp_path / "opener.py"
     script.write_text(textwrap.dedent(

@@ -120,7 +120,9 @@ class Market(ServiceBase):
             NotFound: no such asset is visible to you.
         """
         validate.flag("count_view", count_view)
-        with self._db.write() as s:
+        # A gallery opened read-only (its folder is not writable here) shows details without counting.
+        count_view = count_view and not self._db.read_only
+        with (self._db.write() if count_view else self._db.read()) as s:
             me = self._me(s)
             row = self._visible_asset(s, me, content_id)
             if count_view and row.publisher_id != me.id:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from .. import manifest as mf
 from ..entities import KINDS, Constraints, PackedSource
 from ..errors import InvalidInput
-from ..packing import MANIFEST_ENTRY, check_unique_names, read_limited, unpack_in_memory
+from ..packing import MANIFEST_ENTRY, check_names, read_limited, unpack_in_memory
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ def check_packed(source: PackedSource) -> CheckedSource:
             f"{where} does not match the checked manifest inside the archive ({MANIFEST_ENTRY}); "
             "pack the source with gallery_widgets (gw.Algorithm / gw.Model) and publish again."
         )
-    check_unique_names(files)
+    check_names(files)
     path = module.replace(".", "/")
     if f"{path}.py" not in files and f"{path}/__init__.py" not in files:
         raise InvalidInput(f"{where}: field {field_name!r} names module {module!r}, which is not in the archive.")

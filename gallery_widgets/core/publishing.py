@@ -15,13 +15,13 @@ from ..errors import AgreementRequired, Conflict, InvalidInput, NotFound, ScanFa
 from ..entities import PackedSource
 from ..store import convert
 from ..store.schema import (
+    DIGEST_COLUMNS,
     AcceptanceRow,
     AssetCategoryRow,
     AssetRow,
     AssetTextRow,
     DependencyRow,
     SubscriptionRow,
-    UserRow,
     VersionRow,
     WhitelistRow,
 )
@@ -167,6 +167,7 @@ class Publishing(ServiceBase):
     def _write_version(self, s, me, source, size, digest, number, description, whitelist, *, new_asset=None,
                        content_id=None, findings=(), dependencies=()) -> tuple[AssetRow, VersionRow]:
         """Create the asset (``new_asset``) or find it (``content_id``), then add the version row."""
+        validate.plain_data("manifest", source.manifest)
         now = self._now()
         if new_asset is not None:
             asset = self._new_asset_row(s, me, source.kind, now, **new_asset)
@@ -280,14 +281,21 @@ class Publishing(ServiceBase):
         return asset
 
     @staticmethod
-    def _require_unique_title(s, me, kind, title) -> None:
-        clash = s.scalar(
-            select(AssetRow.id).where(
-                AssetRow.publisher_id == me.id, AssetRow.kind == kind, func.lower(AssetRow.title) == title.lower()
-            )
-        )
-        if clash is not None:
-            raise Conflict(f"You already publish a {kind} titled {title!r}; pick another title.")
+    def _title_taken(s, publisher_id: int, kind: str, title: str, except_id: int | None = None) -> str | None:
+        """The publisher's existing title of this kind that equals ``title`` ignoring case and
+        Unicode compatibility forms ('Ｃhurn' and 'churn'), if any. The database's unique index
+        on lower(title) backs up the exact case; this catches what SQL's lower() cannot."""
+        key = validate.name_key(title)
+        query = select(AssetRow.id, AssetRow.title).where(AssetRow.publisher_id == publisher_id, AssetRow.kind == kind)
+        for asset_id, existing in s.execute(query):
+            if asset_id != except_id and validate.name_key(existing) == key:
+                return existing
+        return None
+
+    def _require_unique_title(self, s, me, kind, title) -> None:
+        existing = self._title_taken(s, me.id, kind, title)
+        if existing is not None:
+            raise Conflict(_title_clash_message(kind, title, existing))
 
     @staticmethod
     def _latest_version(s, asset: AssetRow) -> VersionRow:
@@ -300,11 +308,7 @@ class Publishing(ServiceBase):
 
     def _digest_in_use(self, digest: str) -> bool:
         with self._db.read() as s:
-            return bool(
-                s.scalar(select(func.count()).select_from(VersionRow).where(VersionRow.digest == digest))
-                or s.scalar(select(func.count()).select_from(AssetRow).where(AssetRow.cover == digest))
-                or s.scalar(select(func.count()).select_from(UserRow).where(UserRow.avatar == digest))
-            )
+            return any(s.scalar(select(select(column).where(column == digest).exists())) for column in DIGEST_COLUMNS)
 
     # -- edit (P7) ---------------------------------------------------------------
     def edit_asset(
@@ -385,18 +389,10 @@ class Publishing(ServiceBase):
                 self._ctx.artifacts.delete(cover_digest)
             raise
 
-    @staticmethod
-    def _require_unique_title_for(s, asset: AssetRow, title: str) -> None:
-        clash = s.scalar(
-            select(AssetRow.id).where(
-                AssetRow.publisher_id == asset.publisher_id,
-                AssetRow.kind == asset.kind,
-                func.lower(AssetRow.title) == title.lower(),
-                AssetRow.id != asset.id,
-            )
-        )
-        if clash is not None:
-            raise Conflict(f"You already publish a {asset.kind} titled {title!r}; pick another title.")
+    def _require_unique_title_for(self, s, asset: AssetRow, title: str) -> None:
+        existing = self._title_taken(s, asset.publisher_id, asset.kind, title, except_id=asset.id)
+        if existing is not None:
+            raise Conflict(_title_clash_message(asset.kind, title, existing))
 
     # -- restrictions (V3-V5) ------------------------------------------------------
     def set_restrictions(self, content_id: str, *, visibility=UNSET, group_users=UNSET, duration=UNSET) -> Asset:
@@ -640,6 +636,11 @@ def as_packed(source):
     """A notebook source packed for the gallery; a ``PackedSource`` as it is."""
     packed = getattr(source, "packed", None)
     return packed() if callable(packed) and not isinstance(source, PackedSource) else source
+
+
+def _title_clash_message(kind: str, title: str, existing: str) -> str:
+    same = "" if existing == title else f" ({existing!r} is the same title ignoring case and Unicode forms)"
+    return f"You already publish a {kind} titled {title!r}{same}; pick another title."
 
 
 def _apply_whitelist(version: VersionRow, users, add: bool) -> None:

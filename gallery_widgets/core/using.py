@@ -384,6 +384,6 @@ class Using(ServiceBase):
 
 
 def _local_name(what: str, value) -> str:
-    if not isinstance(value, str) or not _LOCAL_NAME.match(value):
+    if not isinstance(value, str) or not _LOCAL_NAME.fullmatch(value):
         raise InvalidInput(f"{what} {value!r} must be 1-64 letters, digits, '_' or '-', starting with a letter or '_'.")
     return value

@@ -7,6 +7,7 @@ says what is accepted, so a bad call never reaches the store.
 from __future__ import annotations
 
 import re
+import unicodedata
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -34,6 +35,58 @@ _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 _CONTENT_ID = re.compile(r"^[A-Za-z0-9_-]{6,64}$")
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+# C0 control characters other than tab, line feed and carriage return: never text, and NUL
+# cannot even be stored by PostgreSQL. One-line fields also refuse every line break.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_LINE_BREAK = re.compile(r"[\n\r\x0b\x0c\x85\u2028\u2029]")
+
+
+def characters(name: str, value: str) -> str:
+    """Refuse what no gallery text may hold: NUL and other control characters, and lone
+    surrogates (half of a UTF-16 pair, which cannot be encoded as UTF-8 for the database,
+    files or the wire). Every text field of every call passes through here."""
+    bad = _CONTROL.search(value)
+    if bad:
+        char = bad.group()
+        what = "a NUL character (\\x00)" if char == "\x00" else f"the control character {char!r}"
+        raise InvalidInput(
+            f"{name} contains {what} at position {bad.start()}; remove it (it often comes from pasting "
+            "binary data or terminal output)."
+        )
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInput(
+            f"{name} contains an unpaired surrogate {value[exc.start]!r} at position {exc.start}, which is not "
+            "valid Unicode text; it usually comes from decoding bytes with errors='surrogateescape'. Decode the "
+            "text as UTF-8 first."
+        ) from None
+    return value
+
+
+def plain_data(name: str, value, *, _depth: int = 0):
+    """Check every string (keys too) inside a manifest-like value of dicts, lists and scalars."""
+    if _depth > 20:
+        raise InvalidInput(f"{name} is nested more than 20 levels deep.")
+    if isinstance(value, str):
+        characters(name, value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            label = f"{name}.{key}" if isinstance(key, str) else name
+            plain_data(label, key, _depth=_depth + 1)
+            plain_data(label, item, _depth=_depth + 1)
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            plain_data(f"{name}[{index}]", item, _depth=_depth + 1)
+    return value
+
+
+def name_key(value: str) -> str:
+    """What makes two names "the same" for uniqueness: compatibility-normalized (NFKC)
+    and case-folded, so 'Ｃhurn', 'churn' and 'CHURN' (or 'ﬁt' and 'fit') clash."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", value).casefold())
 
 
 def choice(name: str, value, allowed) -> str:
@@ -70,7 +123,7 @@ def format_version(parts: tuple[int, int, int]) -> str:
 
 
 def content_id(value) -> str:
-    if not isinstance(value, str) or not _CONTENT_ID.match(value):
+    if not isinstance(value, str) or not _CONTENT_ID.fullmatch(value):
         raise InvalidInput(
             f"{value!r} is not a content id. Content ids are 6-64 letters, digits, '-' or '_' "
             "(as shown in search results and asset details)."
@@ -86,7 +139,7 @@ def digest(value) -> str:
 
 
 def username(value, what: str = "username") -> str:
-    if not isinstance(value, str) or not _USERNAME.match(value.strip()):
+    if not isinstance(value, str) or not _USERNAME.fullmatch(value.strip()):
         raise InvalidInput(
             f"{what} {value!r} is not valid: use 1-64 letters, digits, '.', '_', '-' or '@', "
             "starting with a letter or digit."
@@ -110,15 +163,22 @@ def usernames(values, what: str = "group_users") -> tuple[str, ...]:
 
 
 def text(name: str, value, *, max_len: int, required: bool = False, one_line: bool = False) -> str:
+    """Checked text, stored in Unicode normal form C (canonically equal spellings, such as
+    'é' as one code point or as 'e' plus an accent, become one, so search and uniqueness
+    treat them alike; what the reader sees does not change)."""
     if value is None:
         value = ""
     if not isinstance(value, str):
         raise InvalidInput(f"{name} must be text, not {type(value).__name__}.")
+    if len(value) > 4 * max_len:  # refuse a huge value before normalizing it
+        raise InvalidInput(f"{name} is {len(value):,} characters long; the limit is {max_len:,}.")
+    if one_line and _LINE_BREAK.search(value.strip()):
+        raise InvalidInput(f"{name} must be a single line; put details in the description.")
+    characters(name, value)
+    value = unicodedata.normalize("NFC", value)
     value = value.strip() if one_line or required else value
     if required and not value:
         raise InvalidInput(f"{name} must not be empty.")
-    if one_line and ("\n" in value or "\r" in value):
-        raise InvalidInput(f"{name} must be a single line; put details in the description.")
     if len(value) > max_len:
         raise InvalidInput(f"{name} is {len(value):,} characters long; the limit is {max_len:,}.")
     return value
@@ -179,7 +239,7 @@ def license_name(value) -> str:
 
 def email(value) -> str:
     value = text("email", value, max_len=254, one_line=True)
-    if value and not _EMAIL.match(value):
+    if value and not _EMAIL.fullmatch(value):
         raise InvalidInput(f"email {value!r} does not look like an address (name@example.org).")
     return value
 

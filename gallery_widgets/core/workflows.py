@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from .. import manifest as mf
 from ..entities import PackedSource
@@ -126,8 +126,7 @@ class Workflows(ServiceBase):
             return self._write_version(s, me, algorithm, size, digest, number, "", (), content_id=asset.content_id,
                                        findings=findings)
         title = validate.title(algorithm.name)
-        taken = s.scalar(select(AssetRow.id).where(AssetRow.publisher_id == me.id, AssetRow.kind == "algorithm",
-                                                   func.lower(AssetRow.title) == title.lower()))
+        taken = self._title_taken(s, me.id, "algorithm", title)
         if taken is not None and workflow_title:
             title = validate.title(f"{algorithm.name} ({workflow_title})"[: validate.MAX_TITLE])
         new_asset = dict(title=title, summary=f"Step {step['name']} of a workflow", visibility=visibility,

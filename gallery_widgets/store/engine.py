@@ -3,6 +3,11 @@
 SQLite is tuned for several kernels sharing one file: WAL (readers never wait),
 a busy timeout, foreign keys, and ``BEGIN IMMEDIATE`` for writes so two writers
 queue instead of failing with "database is locked" halfway through.
+
+A SQLite gallery whose folder this process may not write is opened read-only:
+reading works, every write is refused with ``StorageError``. Faults of the file
+(full disk, damaged file, read-only) become ``StorageError`` too, never a raw
+driver error.
 """
 
 from __future__ import annotations
@@ -12,13 +17,14 @@ import functools
 import os
 import re
 from pathlib import Path
+from urllib.parse import quote
 
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from ..errors import InvalidInput, SchemaOutdated
+from ..errors import InvalidInput, SchemaOutdated, StorageError
 
 BUSY_TIMEOUT_S = 60
 _MIGRATIONS = Path(__file__).parent / "migrations" / "versions"
@@ -26,9 +32,8 @@ _REVISION_LINE = re.compile(r"^(down_revision|revision)\s*(?::[^=]*)?=\s*(.+?)\s
 
 
 @functools.lru_cache(maxsize=1)
-def head_revision() -> str:
-    """The newest migration in ``store/migrations/versions``; a database at any other
-    revision is refused (or upgraded by ``gallery-widgets upgrade``).
+def _revisions() -> dict[str, str | None]:
+    """Every migration shipped in ``store/migrations/versions``: revision -> down_revision.
 
     Read from the revision files themselves (their ``revision`` and ``down_revision``
     lines), so adding a migration is the only step; importing Alembic just for this
@@ -39,6 +44,18 @@ def head_revision() -> str:
         found = dict(_REVISION_LINE.findall(path.read_text(encoding="utf-8")))
         if "revision" in found:
             revisions[_literal(found["revision"])] = _literal(found.get("down_revision", "None"))
+    return revisions
+
+
+def known_revisions() -> set[str]:
+    """The schema revisions this gallery_widgets knows; any other was written by a newer one."""
+    return set(_revisions())
+
+
+def head_revision() -> str:
+    """The newest migration in ``store/migrations/versions``; a database at any other
+    revision is refused (or upgraded by ``gallery-widgets upgrade``)."""
+    revisions = _revisions()
     heads = set(revisions) - set(revisions.values())
     if len(heads) != 1:
         raise RuntimeError(f"store/migrations/versions must have exactly one head revision, not {sorted(heads)}")
@@ -68,23 +85,64 @@ def normalise_url(url: str) -> str:
 def make_engine(url: str) -> Engine:
     url = normalise_url(url)
     if url.startswith("sqlite"):
-        path = make_url(url).database
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S, "check_same_thread": False})
-        _tune_sqlite(engine)
-        return engine
+        return _sqlite_engine(url)
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
 
 
-def _tune_sqlite(engine: Engine) -> None:
+def sqlite_path(url: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URL (None for an in-memory one)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def _sqlite_engine(url: str) -> Engine:
+    """An engine on the file of ``url``. The folder must exist: a mistyped path is refused
+    instead of silently becoming a new, empty gallery (``gw.open()`` creates its default home
+    itself). A file this process may not write is opened read-only."""
+    path = sqlite_path(url)
+    read_only = False
+    if path is not None:
+        if not path.parent.is_dir():
+            raise InvalidInput(
+                f"There is no folder {str(path.parent)!r} for the gallery database {path.name!r}: check the path in "
+                f"{url!r} (an absolute path needs four slashes, as in sqlite:////home/me/gallery.db), or create "
+                "the folder first."
+            )
+        read_only = not _writable(path)
+        if read_only:
+            if not path.is_file():
+                raise StorageError(
+                    f"Cannot create a gallery database in {str(path.parent)!r}: the folder is read-only here. Open "
+                    "a gallery in a folder you can write (GALLERY_HOME), or ask for write access."
+                )
+            # Without the -shm file of a running writer, SQLite reads a read-only WAL database
+            # only as "immutable": nobody can be writing it, since nobody has it open for writing.
+            immutable = not Path(f"{path}-shm").exists()
+            query = {"mode": "ro", "uri": "true", **({"immutable": "1"} if immutable else {})}
+            url = make_url(url).set(database=f"file:{quote(str(path.resolve()))}", query=query).render_as_string()
+    engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S, "check_same_thread": False})
+    _tune_sqlite(engine, read_only=read_only)
+    return engine
+
+
+def _writable(path: Path) -> bool:
+    """Whether this process may write the database file and the journal files beside it."""
+    if not os.access(path.parent, os.W_OK):
+        return False
+    return all(not f.exists() or os.access(f, os.W_OK) for f in (path, Path(f"{path}-wal"), Path(f"{path}-shm")))
+
+
+def _tune_sqlite(engine: Engine, *, read_only: bool = False) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
         # Let SQLAlchemy's "begin" event below issue BEGIN itself.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        if not read_only:
+            cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute("PRAGMA cache_size = -32000")
@@ -103,50 +161,123 @@ class Database:
         self.url = normalise_url(url)
         self.engine = make_engine(self.url)
         self.dialect = self.engine.dialect.name
+        self.read_only = self.dialect == "sqlite" and self.engine.url.query.get("mode") == "ro"
         self._writer = self.engine.execution_options(gallery_write=True)
 
     @contextlib.contextmanager
     def read(self):
-        with Session(self.engine, expire_on_commit=False, autoflush=False) as session:
-            with session.begin():
-                yield session
+        with self.faults():
+            with Session(self.engine, expire_on_commit=False, autoflush=False) as session:
+                with session.begin():
+                    yield session
 
     @contextlib.contextmanager
     def write(self):
-        """One all-or-nothing transaction: on any exception nothing of it stays."""
-        with Session(self._writer, expire_on_commit=False) as session:
-            with session.begin():
-                yield session
+        """One all-or-nothing transaction: on any exception nothing of it stays.
+
+        Raises:
+            StorageError: the gallery is read-only here, its disk is full or its file is damaged.
+        """
+        if self.read_only:
+            raise StorageError(self._read_only_message())
+        with self.faults():
+            with Session(self._writer, expire_on_commit=False) as session:
+                with session.begin():
+                    yield session
 
     def dispose(self) -> None:
         self.engine.dispose()
 
+    # -- faults -------------------------------------------------------------
+    @contextlib.contextmanager
+    def faults(self):
+        """Turn a driver error about the database file itself into a ``StorageError``."""
+        try:
+            yield
+        except DBAPIError as exc:
+            error = self._sqlite_fault(exc) if self.dialect == "sqlite" else None
+            if error is None:
+                raise
+            raise error from None
+
+    def _sqlite_fault(self, exc: DBAPIError) -> StorageError | None:
+        name = getattr(exc.orig, "sqlite_errorname", "") or ""
+        said = str(exc.orig)
+        where = str(sqlite_path(self.url) or self.url_for_humans)
+        if name == "SQLITE_FULL":
+            return StorageError(
+                f"The disk holding the gallery database {where} is full; nothing of this change was saved. Free "
+                "some space (or move GALLERY_HOME to a bigger disk) and try again."
+            )
+        if name.startswith("SQLITE_READONLY"):
+            return StorageError(self._read_only_message())
+        if name == "SQLITE_NOTADB":
+            return StorageError(
+                f"{where} is not a gallery database (SQLite says: {said}). Check that the URL names the gallery's "
+                "database file, or restore the file from a backup."
+            )
+        if name.startswith("SQLITE_CORRUPT"):
+            return StorageError(
+                f"The gallery database {where} is damaged (SQLite says: {said}). Stop every notebook using it, keep "
+                "a copy of the file, then restore it from a backup (or salvage it with "
+                "`sqlite3 gallery.db .recover | sqlite3 recovered.db`)."
+            )
+        if name.startswith("SQLITE_CANTOPEN") or name.startswith("SQLITE_PERM"):
+            return StorageError(
+                f"The gallery database {where} cannot be opened (SQLite says: {said}). Check that the file and "
+                "its folder exist and that you may read them."
+            )
+        if name.startswith("SQLITE_IOERR"):
+            return StorageError(
+                f"Reading or writing the gallery database {where} failed (SQLite says: {said}): its disk may be "
+                "full, failing or read-only. Nothing of this change was saved; fix the disk and try again."
+            )
+        if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+            return StorageError(
+                f"The gallery database {where} stayed locked by another process for {BUSY_TIMEOUT_S} s; nothing of "
+                "this change was saved. Try again (a long-running write in another notebook holds it)."
+            )
+        return None
+
+    def _read_only_message(self) -> str:
+        path = sqlite_path(self.url)
+        folder = path.parent if path is not None else self.url_for_humans
+        return (
+            f"The gallery at {folder} is read-only here: searching and reading work, but this change needs write "
+            "access to that folder (and its gallery.db files). Ask its owner for write access, or use a gallery "
+            "you can write (GALLERY_HOME)."
+        )
+
     # -- schema -----------------------------------------------------------
     def current_revision(self) -> str | None:
-        try:
+        """The Alembic revision of the database, or None when it has no schema yet."""
+        with self.faults():
             with self.engine.connect() as conn:
+                if not inspect(conn).has_table("alembic_version"):
+                    return None
                 return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-        except (OperationalError, ProgrammingError):
-            return None
 
     def ensure_schema(self) -> None:
-        """Create a fresh database at the head revision; refuse one at another revision."""
+        """Create a fresh database at the head revision; refuse one at another revision.
+
+        Raises:
+            SchemaOutdated: the database is older (run ``gallery-widgets upgrade``) or newer
+                (upgrade gallery_widgets) than this gallery_widgets.
+            StorageError: an empty database in a read-only folder, or a damaged file.
+        """
         revision = self.current_revision()
         if revision == head_revision():
             return
         if revision is None:
+            if self.read_only:
+                raise StorageError(f"{sqlite_path(self.url)} holds no gallery yet. " + self._read_only_message())
             with self._creation_lock():
                 if self.current_revision() is None:
                     from .migrate import upgrade
 
                     upgrade(self)
             return
-        raise SchemaOutdated(
-            f"The gallery database at {self.url_for_humans} is at schema revision {revision!r}, "
-            f"but this gallery_widgets needs {head_revision()!r}. Back it up, then run "
-            f"`gallery-widgets upgrade --url '{self.url_for_humans}'` (or upgrade gallery_widgets "
-            "if the database is newer)."
-        )
+        raise SchemaOutdated(schema_mismatch_message(self, revision))
 
     @property
     def url_for_humans(self) -> str:
@@ -175,3 +306,20 @@ class Database:
                 finally:
                     conn.execute(text("SELECT pg_advisory_unlock(72815301)"))
                     conn.commit()
+
+
+def schema_mismatch_message(database: Database, revision: str) -> str:
+    """What to do about a database at ``revision``: upgrade the database when this
+    gallery_widgets knows the revision (it is older), else upgrade gallery_widgets."""
+    where = database.url_for_humans
+    if revision not in known_revisions():
+        return (
+            f"The gallery database at {where} is at schema revision {revision!r}, which this gallery_widgets "
+            f"(schema {head_revision()!r}) does not know: a newer gallery_widgets wrote it. Upgrade gallery_widgets in "
+            "this environment (pip install -U gallery_widgets); `gallery-widgets upgrade` cannot take a database "
+            "back to an older schema. Nothing was changed."
+        )
+    return (
+        f"The gallery database at {where} is at schema revision {revision!r}, but this gallery_widgets needs "
+        f"{head_revision()!r}. Back it up, then run `gallery-widgets upgrade --url '{where}'`."
+    )

@@ -15,8 +15,19 @@ def _config(database):
 
 
 def upgrade(database, revision: str = "head") -> None:
+    """Bring the database to ``revision``.
+
+    Raises:
+        SchemaOutdated: the database is at a revision a newer gallery_widgets wrote.
+    """
     from alembic import command
 
+    from ..errors import SchemaOutdated
+    from .engine import known_revisions, schema_mismatch_message
+
+    current = database.current_revision()
+    if current is not None and current not in known_revisions():
+        raise SchemaOutdated(schema_mismatch_message(database, current))
     command.upgrade(_config(database), revision)
 
 

@@ -251,3 +251,8 @@ class ImportRow(Base):
     local_name: Mapped[str] = mapped_column(String(100), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     __table_args__ = (Index("ix_imports_user", "user_id", "workspace"),)
+
+
+# Every column that names an artifact digest. ``gallery-widgets gc`` keeps the blobs these
+# name, and deleting an asset keeps a blob another row still names: add new ones here.
+DIGEST_COLUMNS = (VersionRow.digest, AssetRow.cover, UserRow.avatar)
