@@ -66,7 +66,7 @@ def check_entry_name(path: str) -> str:
 def _same_name_key(name: str) -> str:
     """Canonical caseless form: what macOS (normalization- and case-insensitive) and Windows
     (case-insensitive) treat as one name, e.g. 'Café' written with 'é' or with 'e' + U+0301."""
-    return unicodedata.normalize("NFD", unicodedata.normalize("NFD", name).casefold())
+    return unicodedata.normalize("NFD", unicodedata.normalize("NFD", name).lower())
 
 
 def collect_files(root: Path) -> dict[str, bytes]:
