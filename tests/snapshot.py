@@ -9,10 +9,12 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, text
 
 from gallery_widgets.store.engine import normalise_url
 from gallery_widgets.store.schema import Base
+
+TABLES = ["alembic_version", *(table.name for table in Base.metadata.sorted_tables)]
 
 
 def database_rows(url: str) -> dict[str, list[str]]:
@@ -23,17 +25,15 @@ def database_rows(url: str) -> dict[str, list[str]]:
         path = Path(url[len("sqlite:///"):])
         uri = f"file:{path}?mode=ro" + ("" if Path(f"{path}-shm").exists() else "&immutable=1")
         with sqlite3.connect(uri, uri=True) as conn:
-            return {
-                table.name: sorted(repr(tuple(row)) for row in conn.execute(f'SELECT * FROM "{table.name}"'))
-                for table in Base.metadata.sorted_tables
-            }
+            rows = {table: sorted(repr(tuple(row)) for row in conn.execute(f'SELECT * FROM "{table}"'))
+                    for table in TABLES}
+        conn.close()
+        return rows
     engine = create_engine(normalise_url(url))
     try:
         with engine.connect() as conn:
-            return {
-                table.name: sorted(repr(tuple(row)) for row in conn.execute(select(table)))
-                for table in Base.metadata.sorted_tables
-            }
+            return {table: sorted(repr(tuple(row)) for row in conn.execute(text(f'SELECT * FROM "{table}"')))
+                    for table in TABLES}
     finally:
         engine.dispose()
 

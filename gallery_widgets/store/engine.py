@@ -79,6 +79,12 @@ def normalise_url(url: str) -> str:
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() not in ("sqlite", "postgresql"):
         raise InvalidInput(f"Unsupported database {parsed.drivername!r}: use sqlite:/// or postgresql://.")
+    if parsed.get_backend_name() == "sqlite" and (parsed.host or parsed.port):
+        # sqlite://gallery.db reads as a host name and would open a throw-away in-memory database.
+        raise InvalidInput(
+            f"{url!r} has a host part, which SQLite URLs do not: use three slashes before a relative path "
+            "(sqlite:///gallery.db) and four before an absolute one (sqlite:////home/me/gallery.db)."
+        )
     return parsed.render_as_string(hide_password=False)
 
 
