@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import textwrap
 import uuid
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -35,6 +36,18 @@ def _postgres_schema_url(schema: str) -> str:
 
     url = make_url(POSTGRES_URL)
     return url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Why tests were skipped, once per reason with a count (``-rs`` still lists every one)."""
+    reasons: Counter[str] = Counter()
+    for report in terminalreporter.stats.get("skipped", []):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        reasons[reason.removeprefix("Skipped: ")] += 1
+    if reasons:
+        terminalreporter.section("skipped tests, by reason")
+        for reason, count in reasons.most_common():
+            terminalreporter.line(f"{count:5d}  {reason}")
 
 
 @pytest.fixture(params=BACKENDS)
