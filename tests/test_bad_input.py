@@ -265,3 +265,43 @@ def test_p4_compatibility_forms_stay_distinct_file_names(alice, tmp_path):
     source = gw.Algorithm.from_dir(root)
     assert {"ﬁle.txt", "file.txt"} <= set(source.files)
     assert alice.publish(source, title="Ligatures", agree=True).title == "Ligatures"
+
+
+# -- the operator's extra taxonomy (P7: categories from the taxonomy only) ---------------------------
+
+
+@pytest.fixture
+def extra_taxonomy(tmp_path, monkeypatch):
+    """``extra_taxonomy(bytes)``: GALLERY_TAXONOMY names a file holding these bytes."""
+    from gallery_widgets.core import taxonomy
+
+    def use(content: bytes):
+        path = tmp_path / "taxonomy.yaml"
+        path.write_bytes(content)
+        monkeypatch.setenv("GALLERY_TAXONOMY", str(path))
+        taxonomy._load.cache_clear()
+
+    yield use
+    monkeypatch.delenv("GALLERY_TAXONOMY")
+    taxonomy._load.cache_clear()
+
+
+def test_p7_an_extra_taxonomy_file_adds_categories(alice, publish, extra_taxonomy):
+    extra_taxonomy("Industry: [Mining]\nTeam: [Forecasting desk]\n".encode())
+    asset = publish(alice, "Mined")
+    assert alice.edit_asset(asset.content_id, categories=["Industry/Mining", "Team/Forecasting desk"]).categories == (
+        "Industry/Mining", "Team/Forecasting desk")
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"Industry: [Min\xe9ria]\n", "not UTF-8"),
+    (b"Industry: [unclosed\n", "not valid YAML"),
+    (b"- just\n- a list\n", "must map each dimension"),
+    (b'Industry: ["Mi\\0ning"]\n', "NUL"),
+    (b'Industry: ["Mining/Coal"]\n', "without '/'"),
+], ids=["latin1", "yaml", "list", "nul", "slash"])
+def test_p7_a_bad_extra_taxonomy_file_is_a_clear_error(alice, publish, extra_taxonomy, state, content, message):
+    asset = publish(alice, "Categorised")
+    extra_taxonomy(content)
+    refused(state, lambda: alice.edit_asset(asset.content_id, categories=["Industry/Mining"]),
+            match=f"GALLERY_TAXONOMY.*{message}")

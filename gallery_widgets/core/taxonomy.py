@@ -17,11 +17,37 @@ def _load(extra_path: str | None) -> dict[str, tuple[str, ...]]:
     text = resources.files("gallery_widgets.data").joinpath("taxonomy.yaml").read_text("utf-8")
     tree: dict[str, list[str]] = {k: list(v) for k, v in yaml.safe_load(text).items()}
     if extra_path:
-        extra = yaml.safe_load(Path(extra_path).read_text("utf-8")) or {}
-        for dimension, leaves in extra.items():
-            known = tree.setdefault(str(dimension), [])
-            known.extend(str(leaf) for leaf in leaves if str(leaf) not in known)
+        for dimension, leaves in _extra(Path(extra_path)).items():
+            known = tree.setdefault(dimension, [])
+            known.extend(leaf for leaf in leaves if leaf not in known)
     return {k: tuple(v) for k, v in tree.items()}
+
+
+def _extra(path: Path) -> dict[str, list[str]]:
+    """The categories of the ``GALLERY_TAXONOMY`` file, checked: a mapping of
+    ``Dimension: [Leaf, …]`` in UTF-8 YAML whose names are plain one-line text."""
+    from .validate import characters
+
+    where = f"GALLERY_TAXONOMY file {str(path)!r}"
+    try:
+        data = yaml.safe_load(path.read_bytes().decode("utf-8")) or {}
+    except OSError as exc:
+        raise InvalidInput(f"The {where} cannot be read ({exc.strerror or exc}); fix or unset GALLERY_TAXONOMY.") from None
+    except UnicodeDecodeError:
+        raise InvalidInput(f"The {where} is not UTF-8 text; save it as UTF-8.") from None
+    except yaml.YAMLError as exc:
+        raise InvalidInput(f"The {where} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
+        raise InvalidInput(f"The {where} must map each dimension to a list of leaves, like 'Industry: [Mining]'.")
+    result: dict[str, list[str]] = {}
+    for dimension, leaves in data.items():
+        names = [str(dimension), *(str(leaf) for leaf in leaves)]
+        for name in names:
+            characters(f"A category name in the {where}", name)
+            if "/" in name or "\n" in name or not name.strip():
+                raise InvalidInput(f"The {where} has the category name {name!r}: use one line without '/'.")
+        result[names[0]] = names[1:]
+    return result
 
 
 def taxonomy() -> dict[str, tuple[str, ...]]:
