@@ -85,12 +85,19 @@ class LocalArtifactStore(ArtifactStore):
     def put(self, data: bytes) -> tuple[str, bool]:
         digest = sha256(data)
         target = self.path(digest)
+        existed = False
         try:
             try:
                 os.utime(target)  # already stored: mark it as in use now (see the module docstring)
                 return digest, False
             except FileNotFoundError:
                 pass
+            except PermissionError:
+                # Another user's blob in a shared folder: store our own copy of the same bytes
+                # over it, which renews its time just the same (and is not ours to discard).
+                existed = target.exists()
+                if not existed:
+                    raise
             target.parent.mkdir(parents=True, exist_ok=True)
             self.temp_folder.mkdir(parents=True, exist_ok=True)
             # Write aside then rename: a reader never sees half a file.
@@ -106,7 +113,7 @@ class LocalArtifactStore(ArtifactStore):
                 raise
         except OSError as exc:
             raise StorageError(_write_failure(self.root, exc)) from None
-        return digest, True
+        return digest, not existed
 
     def get(self, digest: str) -> bytes:
         target = self.path(digest)

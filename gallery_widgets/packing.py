@@ -97,13 +97,20 @@ def collect_files(root: Path) -> dict[str, bytes]:
     return files
 
 
+def check_names(paths) -> None:
+    """Every rule on the file names of a source (SPEC P4): each name on its own
+    (``check_entry_name``), then all of them together (``check_unique_names``)."""
+    for path in paths:
+        check_entry_name(path)
+    check_unique_names(paths)
+
+
 def check_unique_names(paths) -> None:
     """SPEC P4: refuse two entries that differ only in case or Unicode normalization, or a
-    file and a folder of one name (every name is checked with ``check_entry_name`` first)."""
+    file and a folder of one name."""
     seen: dict[str, tuple[str, str]] = {}  # canonical caseless path -> (original, "file"|"folder")
     clashes: list[str] = []
     for path in sorted(paths):
-        check_entry_name(path)
         parts = PurePosixPath(path).parts
         for depth in range(1, len(parts) + 1):
             entry = "/".join(parts[:depth])
@@ -125,7 +132,7 @@ def check_unique_names(paths) -> None:
 
 def pack(files: dict[str, bytes], manifest: dict) -> bytes:
     """A zip with sorted entries, fixed times and modes, and the manifest inside."""
-    check_unique_names(files)
+    check_names(files)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         entries = dict(files)

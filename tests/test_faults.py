@@ -95,8 +95,14 @@ def temp_files(artifacts: Path) -> list[Path]:
     return [p for p in artifacts.rglob(".incoming-*")]
 
 
+def noise(size: int) -> bytes:
+    """Incompressible bytes that no scanner takes for a pickle or an archive (raw random bytes
+    sometimes start like one)."""
+    return b"GW-NOISE" + os.urandom(size)
+
+
 def big_source(tmp_path: Path, name: str, size: int) -> gw.Algorithm:
-    return gw.Algorithm.from_dir(write_algorithm(tmp_path / name, name, extra_files={"weights.bin": os.urandom(size)}))
+    return gw.Algorithm.from_dir(write_algorithm(tmp_path / name, name, extra_files={"weights.bin": noise(size)}))
 
 
 # -- O1: a full disk --------------------------------------------------------------------------------
@@ -126,7 +132,7 @@ def test_o1_a_full_disk_while_storing_a_publish_keeps_the_gallery_unchanged(tmpf
 
 
 def _big_png(size: int) -> bytes:
-    return PNG_1PX + os.urandom(size)  # a PNG signature is all the cover check reads
+    return PNG_1PX + noise(size)  # a PNG signature is all the cover check reads
 
 
 def test_o1_a_full_disk_under_the_database_refuses_the_write_and_keeps_it_unchanged(tmpfs, tmp_path):
@@ -176,7 +182,7 @@ def test_o1_a_file_size_limit_while_publishing_is_a_storage_error(tmp_path):
     url, artifacts = f"sqlite:///{tmp_path / 'gallery.db'}", tmp_path / "artifacts"
     with gw.open(url, user="alice", artifacts=artifacts) as g:
         g.publish(gw.Algorithm.from_dir(write_algorithm(tmp_path / "small")), title="Small", agree=True)
-    folder = write_algorithm(tmp_path / "big", extra_files={"weights.bin": os.urandom(3_000_000)})
+    folder = write_algorithm(tmp_path / "big", extra_files={"weights.bin": noise(3_000_000)})
     before = gallery_state(url, artifacts)
     script = tmp_path / "publisher.py"
     script.write_text(RLIMIT_PUBLISHER)

@@ -158,7 +158,7 @@ def test_o6_an_upload_killed_midway_leaves_a_temp_file_removed_once_stale(shared
     leftover = None
     for attempt in range(6):
         folder = write_algorithm(shared["tmp"] / f"big{attempt}", f"big{attempt}",
-                                 extra_files={"weights.bin": os.urandom(40_000_000)})
+                                 extra_files={"weights.bin": b"GW-NOISE" + os.urandom(40_000_000)})
         before_rows = database_rows(shared["url"])
         proc = start_publisher(shared, folder, f"Big {attempt}")
         temp = wait_for(lambda: list(temp_folder.glob(".incoming-*")) if temp_folder.is_dir() else [],
