@@ -337,14 +337,14 @@ def _step(where: str, index: int, step, local_keys: set) -> dict:
     if unknown:
         _fail(where, here, f"has unknown keys {sorted(map(str, unknown))}.")
     step_name = step.get("name")
-    if not isinstance(step_name, str) or not STEP_NAME.match(step_name):
+    if not isinstance(step_name, str) or not STEP_NAME.fullmatch(step_name):
         raise InvalidInput(f"Step name {step_name!r} must be an identifier-like name (letters, digits, _ or -).")
     algorithm = step.get("algorithm")
     if isinstance(algorithm, dict) and set(algorithm) == {"local"}:
         if algorithm["local"] not in local_keys:
             raise InvalidInput(f"Step {step_name!r}: local algorithm {algorithm['local']!r} was not packed with the workflow.")
         algorithm = {"local": algorithm["local"]}
-    elif not isinstance(algorithm, str) or not REFERENCE.match(algorithm):
+    elif not isinstance(algorithm, str) or not REFERENCE.fullmatch(algorithm):
         raise InvalidInput(
             f"Step {step_name!r}: algorithm {algorithm!r} must be a gw.Algorithm or a gallery reference 'content_id@x.y.z'."
         )

@@ -133,7 +133,7 @@ def content_id(value) -> str:
 
 def digest(value) -> str:
     """A sha256 hex digest (64 lower-case hex digits)."""
-    if not isinstance(value, str) or not _DIGEST.match(value):
+    if not isinstance(value, str) or not _DIGEST.fullmatch(value):
         raise InvalidInput(f"{value!r} is not a sha256 digest (64 lower-case hex digits).")
     return value
 
