@@ -86,6 +86,8 @@ def plain_data(name: str, value, *, _depth: int = 0):
 def name_key(value: str) -> str:
     """What makes two names "the same" for uniqueness: compatibility-normalized (NFKC)
     and case-folded, so 'Ｃhurn', 'churn' and 'CHURN' (or 'ﬁt' and 'fit') clash."""
+    if value.isascii():  # the common case, and the same answer: NFKC leaves ASCII alone
+        return value.lower()
     return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", value).casefold())
 
 
