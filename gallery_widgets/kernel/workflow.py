@@ -1,9 +1,7 @@
-"""Workflows: pipelines of algorithm steps, and the seed's SDK surface (SPEC P6, V6).
+"""Workflows: pipelines of algorithm steps, built in the notebook and packed for a gallery (SPEC P6).
 
-    from gallery_widgets import workflow as wf
-    pipeline = wf.Workflow("churn", steps=[prep, train])
-    pipeline.release_to_gallery(title="Churn pipeline")
-    wf.add_whitelist_users(content_id=..., version_num="1.0.0", user_groups=["bob"])
+The seed's SDK surface (``from gallery_widgets import workflow as wf``) is
+``gallery_widgets.workflow``, which re-exports these.
 """
 
 from __future__ import annotations
@@ -11,11 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .entities import PackedSource
-from .errors import InvalidInput
-from .manifest import REFERENCE as _REFERENCE
-from .manifest import STEP_NAME as _STEP_NAME
-from .manifest import step_order
+from ..entities import PackedSource
+from ..errors import InvalidInput
+from ..manifest import REFERENCE as _REFERENCE
+from ..manifest import STEP_NAME as _STEP_NAME
+from ..manifest import step_order
+from .facade import current
 from .sources import Algorithm, LocalSource
 
 
@@ -77,7 +76,7 @@ class Workflow(LocalSource):
     manifest_file = "workflow.json"
 
     def __init__(self, name: str, steps=()):
-        from . import manifest as mf
+        from .. import manifest as mf
 
         mf.name("Workflow", name)
         steps = list(steps)
@@ -141,28 +140,8 @@ class Workflow(LocalSource):
         required with visibility "group". Acts on ``gallery`` or the gallery most recently
         opened in this process. Returns the workflow ``Asset``.
         """
-        g = _gallery(gallery)
-        return g.release_workflow(self, content_id=content_id, version=version, description=desc or "",
-                                  title=title, visibility=visibility, group_users=group_users or ())
+        return current(gallery).release_workflow(self, content_id=content_id, version=version, description=desc or "",
+                                                 title=title, visibility=visibility, group_users=group_users or ())
 
     def __repr__(self) -> str:
         return f"gw.Workflow({self.name!r}, steps={[s.name for s in self.steps]})"
-
-
-def _gallery(gallery):
-    if gallery is not None:
-        return gallery
-    from .gallery import current
-
-    return current()
-
-
-def add_whitelist_users(content_id: str, version_num: str, user_groups, gallery=None):
-    """Whitelist users on a workflow version and on the algorithm versions it depends on
-    that you publish (SPEC V5, V6); the result lists what was skipped."""
-    return _gallery(gallery).add_whitelist_users(content_id, version_num, user_groups)
-
-
-def delete_whitelist_users(content_id: str, version_num: str, user_groups, gallery=None):
-    """Remove users from a workflow version's whitelist and its own algorithms' (SPEC V5, V6)."""
-    return _gallery(gallery).delete_whitelist_users(content_id, version_num, user_groups)
