@@ -98,14 +98,15 @@ class Using(ServiceBase):
             select(VersionRow, AssetRow).join(AssetRow, AssetRow.id == VersionRow.asset_id)
             .where(VersionRow.digest == digest)
         ).all()
+        if any(self._may_use_version(s, me, asset, version) for version, asset in owners):
+            return True
         dependents = s.execute(
             select(VersionRow, AssetRow)
             .join(DependencyRow, DependencyRow.workflow_version_id == VersionRow.id)
             .join(AssetRow, AssetRow.id == VersionRow.asset_id)
-            .where(DependencyRow.algorithm_version_id.in_(
-                select(VersionRow.id).where(VersionRow.digest == digest)))
-        ).all()
-        return any(self._may_use_version(s, me, asset, version) for version, asset in (*owners, *dependents))
+            .where(DependencyRow.algorithm_version_id.in_([version.id for version, _ in owners]))
+        ).all() if owners else ()
+        return any(self._may_use_version(s, me, asset, version) for version, asset in dependents)
 
     def _may_use_version(self, s, me: UserRow, asset: AssetRow, version: VersionRow) -> bool:
         if asset.publisher_id == me.id or self._is_admin(me):
