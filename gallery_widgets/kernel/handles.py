@@ -70,6 +70,7 @@ class ImportedAlgorithm:
     """A subscribed algorithm version, verified and unpacked; ``train()`` starts a job (SPEC U1, U2).
 
     ``module`` and ``preview()`` are available where the code is open or you publish it.
+    ``gallery`` is the service it came from: its public ``check_usable`` runs before every job.
     """
 
     def __init__(self, *, gallery, content_id: str, title: str, version: str, manifest: dict, folder: Path,
@@ -268,7 +269,11 @@ def _dependencies(step: dict) -> list[str]:
 
 
 class ImportedWorkflow:
-    """A workflow imported into a workspace; ``run()`` executes it step by step (SPEC U3)."""
+    """A workflow imported into a workspace; ``run()`` executes it step by step (SPEC U3).
+
+    ``load_step(reference)`` returns the ``ImportedAlgorithm`` of a step's algorithm version;
+    ``gallery.check_usable`` runs before every run.
+    """
 
     def __init__(self, *, gallery, content_id: str, title: str, version: str, name: str, region: str,
                  workspace: str, manifest: dict, runs_root: Path, load_step):
