@@ -132,7 +132,11 @@ class Using(ServiceBase):
             if asset.kind == "workflow":
                 raise InvalidInput(f"{asset.title!r} is a workflow; import it with g.import_workflow({asset.content_id!r}).")
             self._require_usable(s, me, asset)
-            row = self._pick_version(s, me, asset, version)
+            row = self._version_row(s, asset, version)  # one version, not all of them: imports are frequent
+            owner = asset.publisher_id == me.id or self._is_admin(me)
+            if not owner and (row.status != "normal" or (
+                    asset.visibility == "group" and not any(w.username == me.username for w in row.whitelist))):
+                raise NotFound(f"{asset.title!r} has no version {version!r} that you may use.")
             s.add(ImportRow(user_id=me.id, version_id=row.id, workspace="", local_name="", created_at=self._now()))
 
     def add_workspace_workflow(self, content_id: str, version: str, name: str, *, workspace: str = "default",
