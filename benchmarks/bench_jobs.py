@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from gallery_widgets.runtime.jobs import start_job
+from gallery_widgets.kernel.runtime.jobs import start_job
 
 ALGORITHM = '''\
 import time

@@ -11,7 +11,7 @@ from .errors import GalleryError
 def _url(args) -> str:
     if args.url:
         return args.url
-    from .gallery import default_home
+    from .paths import default_home
 
     return f"sqlite:///{default_home() / 'gallery.db'}"
 

@@ -133,7 +133,8 @@ def _now_rounded() -> datetime:
 
 
 def _context_for(url, home):
-    from .gallery import _context, default_home
+    from .gallery import _context
+    from .paths import default_home
 
     artifacts = None
     if home is not None:
@@ -164,9 +165,10 @@ class _Loader:
     def gallery(self, username: str):
         """The gallery as ``username`` (created on first use), on the demo clock."""
         if username not in self.galleries:
-            from .gallery import LocalGallery, _ensure_user
+            from .core.sql_gallery import ensure_user
+            from .gallery import LocalGallery
 
-            user_id = _ensure_user(self.ctx, username, self.clock)
+            user_id = ensure_user(self.ctx, username, self.clock)
             self.galleries[username] = LocalGallery(self.ctx, user_id, username, self.clock)
         return self.galleries[username]
 
@@ -234,7 +236,7 @@ class _Loader:
         }
 
     def _source(self, item: dict, changelog: str | None = None):
-        from .sources import Algorithm, Model
+        from .kernel.sources import Algorithm, Model
 
         folder = DEMO_DIR / item["source"]
         cls = Algorithm if item["kind"] == "algorithm" else Model
@@ -246,7 +248,7 @@ class _Loader:
         return source
 
     def _workflow(self, item: dict):
-        from .workflow import Step, StepOutput, Workflow
+        from .kernel.workflow import Step, StepOutput, Workflow
 
         steps = []
         for step in item["steps"]:

@@ -1,101 +1,50 @@
-"""``gw.open()``: the gallery a notebook talks to (SPEC §1, §4)."""
+"""``gw.open()``: the gallery a notebook talks to (SPEC §1, §4).
+
+A notebook's gallery is a ``GalleryService`` implementation with the kernel-side layer
+(``gallery_widgets.kernel``) mixed in: here the SQL gallery, embedded (SQLite under
+``GALLERY_HOME``) or on PostgreSQL.
+"""
 
 from __future__ import annotations
 
-import getpass
 import os
-import threading
 from pathlib import Path
 
-from sqlalchemy import func, select
-
-from .artifacts import LocalArtifactStore
 from .core import validate
-from .core.accounts import Accounts
-from .core.base import Clock, Context, utc_now
-from .core.market import Market
-from .core.publishing import Publishing
-from .core.reference import ReferenceData
-from .core.subscriptions import Subscriptions
-from .core.using import Using
-from .core.workflows import Workflows
-from .errors import Conflict, InvalidInput, StorageError
-from .service import GalleryService
-from .store.engine import Database
-from .store.schema import UserRow
-from .store.search import insert_ignore
+from .core.base import Clock, utc_now
+from .core.sql_gallery import SqlGallery, ensure_user, sql_context
+from .errors import InvalidInput, StorageError
+from .kernel.facade import KernelSide, current, remember
+from .paths import default_home, default_user
+
+__all__ = ["LocalGallery", "open", "current", "default_home", "default_user"]
 
 
-class LocalGallery(Accounts, Market, Subscriptions, Publishing, Workflows, Using, ReferenceData, GalleryService):
-    """A gallery opened by one user, over a SQL database and a local artifact folder.
+class LocalGallery(KernelSide, SqlGallery):
+    """A SQL gallery opened by one user in this kernel: the whole API of SPEC §4.
 
-    Every method acts as ``self.username``; it implements ``GalleryService`` (SPEC §4, §6).
+    Every method acts as ``self.username``. Publishing takes local sources
+    (``gw.Algorithm`` …), importing returns objects that run here.
     """
-
-    def __repr__(self) -> str:
-        return f"<gallery {self._db.url_for_humans} as {self.username!r}>"
-
-    @property
-    def url(self) -> str:
-        return self._db.url_for_humans
 
     @property
     def home(self) -> str | None:
         return self._ctx.home
 
-    def close(self) -> None:
-        """Close the database connections this process holds for this gallery's URL
-        (every gallery opened on the same URL here shares them)."""
-        with _contexts_lock:
-            for key, context in list(_contexts.items()):
-                if context is self._ctx:
-                    del _contexts[key]
-        self._db.dispose()
+    @property
+    def kernel_home(self) -> Path:
+        """The gallery's folder: its artifact cache, job folders and workflow runs live there."""
+        return Path(self._ctx.home) if self._ctx.home else default_home()
 
 
-
-_contexts: dict[tuple[str, str], Context] = {}
-_contexts_lock = threading.Lock()
-_current: LocalGallery | None = None
-
-
-def default_home() -> Path:
-    """``GALLERY_HOME``, else ``<jupyter data dir>/gallery``."""
-    if os.environ.get("GALLERY_HOME"):
-        return Path(os.environ["GALLERY_HOME"]).expanduser()
-    from jupyter_core.paths import jupyter_data_dir
-
-    return Path(jupyter_data_dir()) / "gallery"
-
-
-def default_user() -> str:
-    return os.environ.get("GALLERY_USER") or getpass.getuser()
-
-
-def _context(url: str | None, artifacts: str | os.PathLike | None) -> Context:
+def _context(url: str | None, artifacts: str | os.PathLike | None):
     home = default_home()
     if url is None:
         # The default home is the one folder created on demand; any other sqlite:/// path
         # must name an existing folder (a typo is refused, not turned into an empty gallery).
         _create_home(home)
         url = f"sqlite:///{home / 'gallery.db'}"
-    artifacts = artifact_folder(url, artifacts)
-    key = (url, str(artifacts))
-    with _contexts_lock:
-        context = _contexts.get(key)
-        if context is None:
-            database = Database(url)
-            try:
-                database.ensure_schema()
-            except BaseException:
-                database.dispose()
-                raise
-            store = LocalArtifactStore(artifacts)
-            if not database.read_only:
-                store.remove_stale_temp_files()
-            context = Context(db=database, artifacts=store, home=str(Path(artifacts).parent))
-            _contexts[key] = context
-    return context
+    return sql_context(url, artifact_folder(url, artifacts))
 
 
 def artifact_folder(url: str, artifacts: str | os.PathLike | None = None) -> Path:
@@ -145,7 +94,6 @@ def open(
             has no account ``user`` yet.
         Conflict: an account differing only in letter case already exists.
     """
-    global _current
     if url is not None and not isinstance(url, str):
         raise InvalidInput(f"url must be a string such as 'sqlite:///gallery.db', not {type(url).__name__}.")
     if url is not None and url.startswith(("http://", "https://")):
@@ -159,47 +107,5 @@ def open(
         raise InvalidInput("clock must be a function returning an aware UTC datetime.")
     username = validate.username(user if user is not None else default_user(), "user")
     context = _context(url, artifacts)
-    user_id = _ensure_user(context, username, clock or utc_now)
-    gallery = LocalGallery(context, user_id, username, clock or utc_now)
-    _current = gallery
-    return gallery
-
-
-def _ensure_user(context: Context, username: str, clock: Clock) -> int:
-    with context.db.read() as s:
-        user_id = s.scalar(select(UserRow.id).where(UserRow.username == username))
-    if user_id is not None:
-        return user_id
-    if context.db.read_only:
-        raise StorageError(
-            f"The gallery at {context.db.url_for_humans} is read-only here and has no account {username!r} yet: open "
-            "it once with write access (or as an existing user) to create the account."
-        )
-    with context.db.write() as s:
-        # User names are ASCII (see validate.username); 'Alice' and 'alice' would be two
-        # accounts for one person, so a second spelling is refused.
-        other = s.scalar(select(UserRow.username).where(func.lower(UserRow.username) == username.lower()))
-        if other is not None and other != username:
-            raise Conflict(
-                f"This gallery already has the account {other!r}; user names ignore letter case, so open it as "
-                f"{other!r} (GALLERY_USER={other})."
-            )
-        first = not s.scalar(select(func.count()).select_from(UserRow))
-        insert_ignore(
-            s,
-            UserRow.__table__,
-            {
-                "username": username,
-                "nickname": username,
-                "email": "",
-                "description": "",
-                "role": "admin" if first else "user",
-                "created_at": clock(),
-            },
-        )
-        return s.scalar(select(UserRow.id).where(UserRow.username == username))
-
-
-def current() -> LocalGallery:
-    """The gallery most recently opened in this process (or the embedded default)."""
-    return _current if _current is not None else open()
+    user_id = ensure_user(context, username, clock or utc_now)
+    return remember(LocalGallery(context, user_id, username, clock or utc_now))

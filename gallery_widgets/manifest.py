@@ -25,6 +25,17 @@ _ENTRY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z
 STEP_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
 REFERENCE = re.compile(r"^([A-Za-z0-9_-]{6,64})@(\d+\.\d+\.\d+)$")  # a gallery algorithm version
 MAX_STEPS = 100
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B?)?\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "KI": 2**10, "MI": 2**20, "GI": 2**30, "TI": 2**40}
+
+
+def amount(text) -> float | None:
+    """A resource amount as a number: '4GiB' → 4294967296.0, '2' → 2.0; None if unreadable."""
+    match = _SIZE.match(str(text))
+    if not match:
+        return None
+    unit = (match.group(2) or "").upper().rstrip("B")
+    return float(match.group(1)) * _UNITS.get(unit, 1)
 
 
 def load_yaml(path: Path) -> dict:
@@ -240,6 +251,13 @@ def model_manifest(data: dict, where: str) -> dict:
         "resources": resources(where, data.get("resources")),
         "description": str(data.get("description") or ""),
     }
+
+
+def local_name(what: str, value) -> str:
+    """A workflow's local name or a workspace: 1-64 letters, digits, '_' or '-', starting with a letter or '_'."""
+    if not isinstance(value, str) or not STEP_NAME.fullmatch(value):
+        raise InvalidInput(f"{what} {value!r} must be 1-64 letters, digits, '_' or '-', starting with a letter or '_'.")
+    return value
 
 
 def check_params(manifest: dict, params) -> dict:

@@ -72,12 +72,12 @@ def gallery_url(backend, tmp_path):
     try:
         yield _postgres_schema_url(schema)
     finally:
-        from gallery_widgets import gallery as gallery_module
+        from gallery_widgets.core import sql_gallery
 
-        for key, context in list(gallery_module._contexts.items()):
+        for key, context in list(sql_gallery._contexts.items()):
             if schema in key[0]:
                 context.db.dispose()
-                del gallery_module._contexts[key]
+                del sql_gallery._contexts[key]
         with admin.begin() as conn:
             conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
         admin.dispose()

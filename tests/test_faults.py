@@ -24,7 +24,7 @@ from conftest import PNG_1PX, write_algorithm
 from snapshot import database_rows, gallery_state
 
 import gallery_widgets as gw
-from gallery_widgets import gallery as gallery_module
+from gallery_widgets.core import sql_gallery
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -44,10 +44,10 @@ def _env(**extra) -> dict:
 
 def _forget_galleries_under(folder: Path) -> None:
     """Close this process's connections to galleries under ``folder`` (so it can be unmounted)."""
-    for key, context in list(gallery_module._contexts.items()):
+    for key, context in list(sql_gallery._contexts.items()):
         if str(folder) in key[0] or str(folder) in key[1]:
             context.db.dispose()
-            del gallery_module._contexts[key]
+            del sql_gallery._contexts[key]
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import func, select
 
 import gallery_widgets as gw
-from gallery_widgets import extract
+from gallery_widgets.kernel import extract
 from gallery_widgets.artifacts import sha256
 from gallery_widgets.errors import (
     GalleryError,

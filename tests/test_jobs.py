@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from gallery_widgets.errors import InvalidInput, NotFound
-from gallery_widgets.runtime.jobs import JOB_STATES, Job, get_job, list_jobs, start_job
-from gallery_widgets.runtime.report import EVENTS_ENV, report
+from gallery_widgets.kernel.runtime.jobs import JOB_STATES, Job, get_job, list_jobs, start_job
+from gallery_widgets.kernel.runtime.report import EVENTS_ENV, report
 
 FINAL = {"succeeded", "failed", "cancelled"}
 
@@ -30,7 +30,7 @@ def write_code(folder: Path, body: str, *, header: str = "") -> Path:
     source = (
         "import os, sys, time, json, signal, subprocess\n"
         "from pathlib import Path\n"
-        "from gallery_widgets.runtime.report import report\n"
+        "from gallery_widgets.kernel.runtime.report import report\n"
         + textwrap.dedent(header)
         + "\ndef main(params, inputs, outputs):\n"
         + textwrap.indent(textwrap.dedent(body).strip() + "\n", "    ")
@@ -247,7 +247,7 @@ def test_u2_jobs_are_listed_later(tmp_path):
     assert listed[1].metrics == {"n": 1}
     assert get_job(tmp_path / "jobs", first.id).finished_at == first.finished_at
 
-    script = ("import json, sys\nfrom gallery_widgets.runtime.jobs import list_jobs\n"
+    script = ("import json, sys\nfrom gallery_widgets.kernel.runtime.jobs import list_jobs\n"
               "print(json.dumps([[j.id, j.status, j.metrics] for j in list_jobs(sys.argv[1])]))")
     other = subprocess.run([sys.executable, "-c", script, str(tmp_path / "jobs")],
                            capture_output=True, text=True, timeout=60, check=True)
@@ -261,7 +261,7 @@ def test_u2_record_is_right_after_the_starting_kernel_is_gone(tmp_path):
     slow = write_code(tmp_path / "slow", "print('up')\ntime.sleep(60)")
     script = textwrap.dedent("""
         import json, sys
-        from gallery_widgets.runtime.jobs import start_job
+        from gallery_widgets.kernel.runtime.jobs import start_job
         jobs_root, codes = sys.argv[1], sys.argv[2:]
         jobs = [start_job(code_dir=code, entrypoint="train:main", params={}, inputs={}, outputs={},
                           jobs_root=jobs_root, name=f"job-{i}") for i, code in enumerate(codes)]
@@ -311,7 +311,7 @@ def test_u2_runner_starts_light_and_code_cannot_shadow_it(tmp_path):
     job.wait(timeout=20)
     assert job.status == "succeeded", job.error
     modules = set(job.metrics["modules"].split())
-    for heavy in ("yaml", "sqlalchemy", "pandas", "numpy", "gallery_widgets.gallery", "gallery_widgets.runtime.jobs"):
+    for heavy in ("yaml", "sqlalchemy", "pandas", "numpy", "gallery_widgets.gallery", "gallery_widgets.kernel.runtime.jobs"):
         assert heavy not in modules
 
     # Files in the code folder named like the standard library must not break the runner.

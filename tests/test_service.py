@@ -335,3 +335,23 @@ def test_u1_record_import_needs_a_subscription_and_a_version(alice, bob, publish
         bob.record_import(asset.content_id, "9.9.9")
     with pytest.raises(InvalidInput):
         bob.record_import(asset.content_id, "one")
+
+
+def test_layers_the_sql_gallery_never_reads_a_path_it_is_given(alice, tmp_path):
+    """A server passes on what callers send: a path must not make the gallery open a file."""
+    from conftest import PNG_1PX
+    from gallery_widgets.core.sql_gallery import SqlGallery
+
+    image = tmp_path / "cover.png"
+    image.write_bytes(PNG_1PX)
+    core_only = SqlGallery(alice._ctx, alice._user_id, alice.username)
+    asset = alice.publish(gw.Algorithm.from_dir(write_algorithm(tmp_path / "a")), title="A", agree=True)
+    with pytest.raises(InvalidInput, match="bytes"):
+        core_only.edit_asset(asset.content_id, cover=str(image))
+    with pytest.raises(InvalidInput, match="bytes"):
+        core_only.update_profile(avatar=image)
+    assert core_only.cover_image(asset.content_id) is None and core_only.me.avatar is None
+    assert core_only.edit_asset(asset.content_id, cover=PNG_1PX).cover is not None
+    alice.update_profile(avatar=image)  # the notebook side reads the file
+    assert alice.avatar_image() == PNG_1PX
+    assert not hasattr(core_only, "import_algorithm") and not hasattr(core_only, "release_workflow")

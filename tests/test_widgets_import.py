@@ -11,13 +11,13 @@ import pytest
 from conftest import write_algorithm
 
 import gallery_widgets as gw
-from gallery_widgets.handles import ImportedWorkflow
+from gallery_widgets.kernel.handles import ImportedWorkflow
 from gallery_widgets.widgets.import_workflow import ImportWorkflowDialog
 
 WAIT = 120
 
 TRAIN_OK = """\
-from gallery_widgets.runtime.report import report
+from gallery_widgets.kernel.runtime.report import report
 
 def main(params, inputs, outputs):
     print("epoch 1 of", params["epochs"], flush=True)
@@ -205,7 +205,7 @@ def test_u3_import_dialog_uses_ipython_namespace_when_none_given(bob, subscribed
 # --- running: RunView and JobView ---------------------------------------------------------------
 
 def test_u2_import_dialog_run_shows_run_view(bob, subscribed):
-    pytest.importorskip("gallery_widgets.runtime.jobs")
+    pytest.importorskip("gallery_widgets.kernel.runtime.jobs")
     from gallery_widgets.widgets.jobs import JobView, RunView
 
     dialog = ImportWorkflowDialog(bob, content_id=subscribed.content_id, namespace={})
@@ -231,7 +231,7 @@ def test_u2_import_dialog_run_shows_run_view(bob, subscribed):
 
 
 def test_u2_run_view_highlights_failed_step(bob, make_workflow):
-    pytest.importorskip("gallery_widgets.runtime.jobs")
+    pytest.importorskip("gallery_widgets.kernel.runtime.jobs")
     asset = make_workflow("Failing pipeline", TRAIN_FAILS)
     bob.subscribe(asset.content_id, accept_constraints=True, accept_agreements=True)
     dialog = ImportWorkflowDialog(bob, content_id=asset.content_id, namespace={})
@@ -261,7 +261,7 @@ def test_u4_run_refused_after_cancel_inline(bob, subscribed):
 
 
 def test_u2_job_view_follows_a_job(tmp_path, data):
-    pytest.importorskip("gallery_widgets.runtime.jobs")
+    pytest.importorskip("gallery_widgets.kernel.runtime.jobs")
     from gallery_widgets.widgets.jobs import JobView
 
     algo = gw.Algorithm.from_dir(write_algorithm(tmp_path / "job", "job-algo", extra_files={"train.py": TRAIN_OK}))
@@ -280,7 +280,7 @@ def test_u2_job_view_follows_a_job(tmp_path, data):
 
 
 def test_u2_job_view_cancel(tmp_path, data):
-    pytest.importorskip("gallery_widgets.runtime.jobs")
+    pytest.importorskip("gallery_widgets.kernel.runtime.jobs")
     from gallery_widgets.widgets.jobs import JobView
 
     algo = gw.Algorithm.from_dir(write_algorithm(tmp_path / "slow", "slow-algo", extra_files={"train.py": TRAIN_SLOW}))

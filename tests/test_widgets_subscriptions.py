@@ -6,7 +6,7 @@ import pytest
 from conftest import write_algorithm
 
 import gallery_widgets as gw
-from gallery_widgets.handles import ImportedAlgorithm
+from gallery_widgets.kernel.handles import ImportedAlgorithm
 from gallery_widgets.widgets.import_workflow import ImportWorkflowDialog
 from gallery_widgets.widgets.subscriptions import SubscriptionsTable, import_line
 

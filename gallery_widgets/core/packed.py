@@ -9,7 +9,6 @@ the entrypoint looked for. The files are read into memory for the security scan
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 

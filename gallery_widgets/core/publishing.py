@@ -62,10 +62,10 @@ class Publishing(ServiceBase):
             Conflict: you already publish a {kind} with this title.
             ScanFailed: the security scan found high-severity problems.
         """
-        source = require_packed(as_packed(source))
+        source = require_packed(source)
         if source.kind == "workflow":
             self._require_publishing_agreement(agree)
-            return self.release_workflow(source, version=version, description=description, title=title,
+            return self._release_packed_workflow(source, version=version, description=description, title=title,
                                          visibility=visibility, group_users=group_users, summary=summary,
                                          duration=duration, categories=categories)
         title = validate.title(source.name if title is None else title)
@@ -112,10 +112,10 @@ class Publishing(ServiceBase):
             ScanFailed: the security scan found high-severity problems.
             PermissionDenied / NotFound: the asset is not yours / not visible to you.
         """
-        source = require_packed(as_packed(source))
+        source = require_packed(source)
         if source.kind == "workflow":
             self._require_publishing_agreement(agree)
-            return self.release_workflow(source, content_id=content_id, version=version, description=description)
+            return self._release_packed_workflow(source, content_id=content_id, version=version, description=description)
         number = validate.parse_version(version) if version is not None else None
         description = validate.text("description", description, max_len=validate.MAX_VERSION_DESCRIPTION)
         validate.content_id(content_id)
@@ -630,12 +630,6 @@ class Publishing(ServiceBase):
             refresh_search(asset, asset.publisher)
             s.flush()
             return self._details(s, me, asset)
-
-
-def as_packed(source):
-    """A notebook source packed for the gallery; a ``PackedSource`` as it is."""
-    packed = getattr(source, "packed", None)
-    return packed() if callable(packed) and not isinstance(source, PackedSource) else source
 
 
 def _title_clash_message(kind: str, title: str, existing: str) -> str:

@@ -1,46 +1,25 @@
-"""Using subscribed assets in the kernel: import_algorithm, import_model, import_workflow (SPEC U1-U7),
-and the wire-level calls they rest on (``GalleryService.usable_version`` and friends)."""
+"""What the kernel-side layer imports through (SPEC U1, U3, U4, U7): the version a user may
+use, U4 at run time, artifacts a user may fetch, and the records of imports and of the
+workflows kept in workspaces. Nothing here runs published code."""
 
 from __future__ import annotations
 
 import io
-import re
-import secrets
-import warnings
-from pathlib import Path
 
 from sqlalchemy import desc, select
 
-from .. import extract
-from ..environment import unmet
 from ..entities import UsableVersion, WorkspaceWorkflow
 from ..errors import Conflict, InvalidInput, NotFound
+from ..manifest import local_name
 from ..store import convert
 from ..store.schema import AssetRow, DependencyRow, ImportRow, UserRow, VersionRow
 from . import validate
 from .base import ServiceBase
 
 REGIONS = ("local",)
-_LOCAL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
-CONSTRAINT_MODES = ("warn", "raise", "ignore")
 
 
 class Using(ServiceBase):
-    @property
-    def _cache_root(self) -> Path:
-        return Path(self._ctx.home) / "cache"
-
-    @property
-    def _jobs_root(self) -> Path:
-        return Path(self._ctx.home) / "jobs"
-
-    def _fetch(self, digest: str) -> Path:
-        """The unpacked folder of an artifact, verified against its sha256 before first use (U7)."""
-        folder = extract.cached_folder(digest, self._cache_root)
-        if folder is None:
-            folder = extract.extract(self._ctx.artifacts.get(digest), digest, self._cache_root)
-        return folder
-
     def _version_to_use(self, s, me, content_id, version, kind) -> tuple[AssetRow, VersionRow]:
         asset = self._visible_asset(s, me, content_id)
         if asset.kind != kind:
@@ -51,170 +30,6 @@ class Using(ServiceBase):
         self._require_usable(s, me, asset)
         return asset, self._pick_version(s, me, asset, version)
 
-    def _check_environment(self, title: str, constraints, mode: str) -> list[str]:
-        """``constraints``: one ``Constraints``, or a list of them (a workflow's steps)."""
-        validate.choice("check_constraints", mode, CONSTRAINT_MODES)
-        problems: list[str] = []
-        if mode != "ignore":
-            for each in constraints if isinstance(constraints, (list, tuple)) else [constraints]:
-                problems += [p for p in unmet(each) if p not in problems]
-        if problems:
-            message = f"{title!r} needs what this kernel does not have: " + "; ".join(problems)
-            if mode == "raise":
-                raise InvalidInput(message)
-            warnings.warn(message, stacklevel=3)
-        return problems
-
-    def _record_import(self, version_id: int, workspace: str = "", local_name: str = "") -> None:
-        with self._db.write() as s:
-            s.add(ImportRow(user_id=self._user_id, version_id=version_id, workspace=workspace,
-                            local_name=local_name, created_at=self._now()))
-
-    def import_algorithm(self, content_id: str, version: str | None = None, *, check_constraints: str = "warn"):
-        """An algorithm you subscribed to (or publish) as an object that starts training jobs (SPEC U1).
-
-        ``version`` defaults to the latest normal version you may use. The artifact is
-        verified against its sha256 before anything is read, then cached (U7); constraints
-        that this kernel does not meet are reported by name (U5): a warning, or an error
-        with ``check_constraints="raise"``.
-
-        Raises:
-            NotFound: no such asset or version is visible to you.
-            SubscriptionRequired: subscribe, retrieve or renew first (the message says which).
-            InvalidInput: the asset is not an algorithm.
-        """
-        from ..handles import ImportedAlgorithm
-
-        with self._db.read() as s:
-            me = self._me(s)
-            asset, row = self._version_to_use(s, me, content_id, version, "algorithm")
-            owner = asset.publisher_id == me.id or self._is_admin(me)
-            info = dict(content_id=asset.content_id, title=asset.title, version=row.version,
-                        manifest=dict(row.manifest), code_visible=owner or asset.code_open)
-            digest, version_id, constraints = row.digest, row.id, convert.constraints(row.constraints)
-        folder = self._fetch(digest)
-        problems = self._check_environment(info["title"], constraints, check_constraints)
-        self._record_import(version_id)
-        return ImportedAlgorithm(gallery=self, folder=folder, unmet=problems, jobs_root=self._jobs_root, **info)
-
-    def import_model(self, content_id: str, version: str | None = None, *, check_constraints: str = "warn"):
-        """A model you subscribed to, as the predictor its declared loader builds (SPEC U6).
-
-        The loader runs in this kernel, after the artifact was verified (U7).
-
-        Raises:
-            NotFound / SubscriptionRequired / InvalidInput: as for ``import_algorithm``; also
-                InvalidInput when the loader returns something without ``predict``.
-        """
-        with self._db.read() as s:
-            me = self._me(s)
-            asset, row = self._version_to_use(s, me, content_id, version, "model")
-            title, loader, digest = asset.title, row.manifest["loader"], row.digest
-            version_id, constraints = row.id, convert.constraints(row.constraints)
-            unique = f"gallery_{asset.content_id}_{row.version.replace('.', '_')}"
-        folder = self._fetch(digest)
-        self._check_environment(title, constraints, check_constraints)
-        module_name, function_name = loader.split(":")
-        from ..handles import importing_from, load_module
-
-        with importing_from(folder):  # the loader sees its own sibling modules, not another artifact's
-            module = load_module(folder, module_name, f"{unique}_{module_name.replace('.', '_')}")
-            predictor = getattr(module, function_name)(folder)
-        if not callable(getattr(predictor, "predict", None)):
-            raise InvalidInput(f"The loader of {title!r} returned {type(predictor).__name__}, which has no predict().")
-        self._record_import(version_id)
-        return predictor
-
-    def import_workflow(self, content_id: str, version: str | None = None, name: str | None = None,
-                        region: str = "local", workspace: str = "default", *, check_constraints: str = "warn"):
-        """Import a workflow you subscribed to into a workspace, ready to run (SPEC U3).
-
-        ``name`` defaults to ``workflow_`` + 4 hex digits; ``region`` is where it runs
-        (``local``: this machine). The constraints of its steps' algorithm versions that
-        this kernel does not meet are reported by name (U5), as for ``import_algorithm``.
-
-        Raises:
-            NotFound / SubscriptionRequired: as for ``import_algorithm``.
-            InvalidInput: a bad name, region or workspace; unmet constraints with
-                ``check_constraints="raise"``.
-            Conflict: the workspace already has a workflow of that name.
-        """
-        validate.choice("region", region, REGIONS)
-        workspace = _local_name("workspace", workspace)
-        name = _local_name("name", name if name is not None else f"workflow_{secrets.token_hex(2)}")
-        with self._db.write() as s:
-            me = self._me(s)
-            asset, row = self._version_to_use(s, me, content_id, version, "workflow")
-            clash = s.scalar(select(ImportRow.id).where(
-                ImportRow.user_id == me.id, ImportRow.workspace == workspace, ImportRow.local_name == name))
-            if clash is not None:
-                raise Conflict(f"Workspace {workspace!r} already has a workflow named {name!r}; pick another name.")
-            steps = s.scalars(select(VersionRow.constraints).join(
-                DependencyRow, DependencyRow.algorithm_version_id == VersionRow.id).where(
-                DependencyRow.workflow_version_id == row.id).order_by(DependencyRow.step)).all()
-            self._check_environment(asset.title, [convert.constraints(row.constraints),
-                                                  *(convert.constraints(c) for c in steps)], check_constraints)
-            s.add(ImportRow(user_id=me.id, version_id=row.id, workspace=workspace, local_name=name,
-                            created_at=self._now()))
-            return self._imported_workflow(asset, row, name, workspace)
-
-    def _imported_workflow(self, asset, row, name, workspace):
-        from ..handles import ImportedWorkflow
-
-        return ImportedWorkflow(gallery=self, content_id=asset.content_id, title=asset.title, version=row.version,
-                                name=name, region="local", workspace=workspace, manifest=dict(row.manifest),
-                                runs_root=Path(self._ctx.home) / "runs")
-
-    def workflows(self, workspace: str = "default") -> list:
-        """The workflows imported into ``workspace``, newest first."""
-        workspace = _local_name("workspace", workspace)
-        with self._db.read() as s:
-            rows = s.execute(
-                select(ImportRow, VersionRow, AssetRow)
-                .join(VersionRow, VersionRow.id == ImportRow.version_id)
-                .join(AssetRow, AssetRow.id == VersionRow.asset_id)
-                .where(ImportRow.user_id == self._user_id, ImportRow.workspace == workspace,
-                       AssetRow.kind == "workflow")
-                .order_by(desc(ImportRow.created_at), desc(ImportRow.id))
-            ).all()
-            return [self._imported_workflow(a, v, i.local_name, workspace) for i, v, a in rows]
-
-    def workflow(self, name: str, workspace: str = "default"):
-        """One imported workflow by name."""
-        for item in self.workflows(workspace):
-            if item.name == name:
-                return item
-        raise NotFound(f"Workspace {workspace!r} has no workflow named {name!r}; g.workflows({workspace!r}) lists them.")
-
-    def _require_usable_now(self, content_id: str) -> None:
-        """U4 again at run time: a subscription cancelled after the import stops new runs."""
-        with self._db.read() as s:
-            me = self._me(s)
-            self._require_usable(s, me, self._visible_asset(s, me, content_id))
-
-    def _import_dependency(self, reference: str, workflow_id: str):
-        """An algorithm version a workflow depends on; the workflow's subscription covers it."""
-        from ..handles import ImportedAlgorithm
-
-        content_id, _, number = reference.partition("@")
-        with self._db.read() as s:
-            asset = self._asset_row(s, content_id)
-            row = None
-            if asset is not None:
-                major, minor, patch = validate.parse_version(number)
-                row = s.scalar(select(VersionRow).where(
-                    VersionRow.asset_id == asset.id, VersionRow.major == major, VersionRow.minor == minor,
-                    VersionRow.patch == patch))
-            if row is None:
-                raise NotFound(f"The workflow's step algorithm {reference} no longer exists; ask the workflow's publisher.")
-            info = dict(content_id=asset.content_id, title=asset.title, version=row.version,
-                        manifest=dict(row.manifest), code_visible=asset.code_open or asset.publisher_id == self._user_id)
-            digest = row.digest
-        return ImportedAlgorithm(gallery=self, folder=self._fetch(digest), unmet=[], jobs_root=self._jobs_root,
-                                 check_usable=False, **info)
-
-
-    # -- the wire-level calls of GalleryService (the kernel-side layer imports through these) --------
     def usable_version(self, content_id: str, version: str | None = None, *, kind: str) -> UsableVersion:
         """The version of an asset you may import now; see ``GalleryService.usable_version``.
 
@@ -283,14 +98,15 @@ class Using(ServiceBase):
             select(VersionRow, AssetRow).join(AssetRow, AssetRow.id == VersionRow.asset_id)
             .where(VersionRow.digest == digest)
         ).all()
+        if any(self._may_use_version(s, me, asset, version) for version, asset in owners):
+            return True
         dependents = s.execute(
             select(VersionRow, AssetRow)
             .join(DependencyRow, DependencyRow.workflow_version_id == VersionRow.id)
             .join(AssetRow, AssetRow.id == VersionRow.asset_id)
-            .where(DependencyRow.algorithm_version_id.in_(
-                select(VersionRow.id).where(VersionRow.digest == digest)))
-        ).all()
-        return any(self._may_use_version(s, me, asset, version) for version, asset in (*owners, *dependents))
+            .where(DependencyRow.algorithm_version_id.in_([version.id for version, _ in owners]))
+        ).all() if owners else ()
+        return any(self._may_use_version(s, me, asset, version) for version, asset in dependents)
 
     def _may_use_version(self, s, me: UserRow, asset: AssetRow, version: VersionRow) -> bool:
         if asset.publisher_id == me.id or self._is_admin(me):
@@ -316,7 +132,11 @@ class Using(ServiceBase):
             if asset.kind == "workflow":
                 raise InvalidInput(f"{asset.title!r} is a workflow; import it with g.import_workflow({asset.content_id!r}).")
             self._require_usable(s, me, asset)
-            row = self._pick_version(s, me, asset, version)
+            row = self._version_row(s, asset, version)  # one version, not all of them: imports are frequent
+            owner = asset.publisher_id == me.id or self._is_admin(me)
+            if not owner and (row.status != "normal" or (
+                    asset.visibility == "group" and not any(w.username == me.username for w in row.whitelist))):
+                raise NotFound(f"{asset.title!r} has no version {version!r} that you may use.")
             s.add(ImportRow(user_id=me.id, version_id=row.id, workspace="", local_name="", created_at=self._now()))
 
     def add_workspace_workflow(self, content_id: str, version: str, name: str, *, workspace: str = "default",
@@ -329,8 +149,8 @@ class Using(ServiceBase):
             NotFound / SubscriptionRequired: as for ``usable_version``.
         """
         validate.choice("region", region, REGIONS)
-        workspace = _local_name("workspace", workspace)
-        name = _local_name("name", name)
+        workspace = local_name("workspace", workspace)
+        name = local_name("name", name)
         validate.parse_version(version)
         with self._db.write() as s:
             me = self._me(s)
@@ -358,14 +178,14 @@ class Using(ServiceBase):
             InvalidInput: a bad name or workspace.
             NotFound: the workspace has no workflow of that name.
         """
-        found = self._workspace_workflows(workspace, _local_name("name", name))
+        found = self._workspace_workflows(workspace, local_name("name", name))
         if not found:
             raise NotFound(f"Workspace {workspace!r} has no workflow named {name!r}; "
                            f"g.workflows({workspace!r}) lists them.")
         return found[0]
 
     def _workspace_workflows(self, workspace: str, name: str | None = None) -> tuple[WorkspaceWorkflow, ...]:
-        workspace = _local_name("workspace", workspace)
+        workspace = local_name("workspace", workspace)
         with self._db.read() as s:
             me = self._me(s)
             statement = (
@@ -381,9 +201,3 @@ class Using(ServiceBase):
                 WorkspaceWorkflow(i.local_name, workspace, "local", i.created_at, self._usable(s, me, a, v))
                 for i, v, a in s.execute(statement).all()
             )
-
-
-def _local_name(what: str, value) -> str:
-    if not isinstance(value, str) or not _LOCAL_NAME.fullmatch(value):
-        raise InvalidInput(f"{what} {value!r} must be 1-64 letters, digits, '_' or '-', starting with a letter or '_'.")
-    return value

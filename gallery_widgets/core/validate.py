@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from pathlib import Path
 from urllib.parse import urlparse
 
 from ..entities import KINDS, VISIBILITIES, Duration, Paper
@@ -247,14 +246,8 @@ def email(value) -> str:
 
 
 def image(name: str, value) -> bytes:
-    """PNG or JPEG bytes (or a path to such a file) of at most 1 MiB."""
-    if isinstance(value, (str, Path)):
-        path = Path(value)
-        if not path.is_file():
-            raise InvalidInput(f"{name}: no image file at {str(path)!r}.")
-        if path.stat().st_size > MAX_IMAGE_BYTES:
-            raise InvalidInput(f"{name} is {path.stat().st_size:,} bytes; the limit is 1 MiB. Use a smaller image.")
-        value = path.read_bytes()
+    """PNG or JPEG bytes of at most 1 MiB. The gallery never reads a path it is given: the
+    notebook side reads image files (a server must not open files named by its callers)."""
     if not isinstance(value, (bytes, bytearray, memoryview)):
         raise InvalidInput(f"{name} must be PNG or JPEG bytes or a path to such a file.")
     data = bytes(value)

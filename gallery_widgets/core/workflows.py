@@ -15,11 +15,10 @@ from ..store.schema import AssetRow, DependencyRow, VersionRow
 from . import validate
 from .base import ServiceBase
 from .packed import CheckedSource, check_packed, require_packed
-from .publishing import as_packed
 
 
 class Workflows(ServiceBase):
-    def release_workflow(self, workflow: PackedSource, *, content_id=None, version=None, description="", title=None,
+    def _release_packed_workflow(self, workflow: PackedSource, *, content_id=None, version=None, description="", title=None,
                          visibility="private", group_users=(), summary="", duration=None, categories=()):
         """Publish a packed workflow as a new asset (no ``content_id``) or as its next version.
 
@@ -34,9 +33,7 @@ class Workflows(ServiceBase):
             Conflict: a version that is not newer, or a title you already use.
             ScanFailed: a step's code failed the security scan.
         """
-        workflow = require_packed(as_packed(workflow))
-        if workflow.kind != "workflow":
-            raise InvalidInput(f"release_workflow needs a gw.Workflow, not a packed {workflow.kind}.")
+        workflow = require_packed(workflow)
         if not isinstance(workflow.algorithms, Mapping):
             raise InvalidInput("A packed workflow's algorithms must map each local key to a packed algorithm.")
         manifest = mf.workflow_manifest(dict(workflow.manifest), "the workflow's manifest", workflow.algorithms)
@@ -203,15 +200,13 @@ def _categories(categories):
 def _combined_constraints(constraints: list[dict]) -> dict:
     """A workflow needs what each of its steps needs (SPEC SUB1, U5): every Python specifier,
     every requirement, and for each resource the largest amount asked."""
-    from ..environment import amount
-
     pythons = [c["python"] for c in constraints if c.get("python")]
     requirements = list(dict.fromkeys(r for c in constraints for r in c.get("requirements") or ()))
     resources: dict[str, str] = {}
     for c in constraints:
         for name, wanted in (c.get("resources") or {}).items():
             current = resources.get(name)
-            if current is None or (amount(wanted) or 0) > (amount(current) or 0):
+            if current is None or (mf.amount(wanted) or 0) > (mf.amount(current) or 0):
                 resources[name] = wanted
     python = ",".join(dict.fromkeys(p for spec in pythons for p in spec.split(","))) or None
     return {"python": python, "requirements": requirements, "resources": resources}

@@ -20,7 +20,6 @@ import time
 from dataclasses import dataclass, field
 
 from sqlalchemy import column, desc, exists, func, literal_column, select, table, text
-from sqlalchemy.dialects import postgresql, sqlite
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)  # letters and digits; "_" splits words, as in both indexes
 MAX_TERMS = 12
@@ -277,7 +276,11 @@ def _set_first_is_cheaper(session, q: MarketQuery, total: int, index) -> bool:
 def insert_ignore(session, table_, values: dict) -> int:
     """INSERT that does nothing on a key clash; returns how many rows went in (0 or 1)."""
     dialect = session.get_bind().dialect.name
-    module = sqlite if dialect == "sqlite" else postgresql
+    # Imported here: loading the PostgreSQL dialect costs an embedded (SQLite) gallery ~0.1 s at start.
+    if dialect == "sqlite":
+        from sqlalchemy.dialects import sqlite as module
+    else:
+        from sqlalchemy.dialects import postgresql as module
     statement = module.insert(table_).values(**values).on_conflict_do_nothing()
     # Count RETURNING rows: psycopg reports rowcount -1 (truthy) for ON CONFLICT DO NOTHING.
     return len(session.execute(statement.returning(literal_column("1"))).all())

@@ -18,7 +18,7 @@ import ipywidgets as w
 from ..core.agreements import PUBLISHING_AGREEMENT
 from ..entities import Duration
 from ..errors import GalleryError, InvalidInput, ScanFailed
-from ..sources import Algorithm, LocalSource, Model
+from ..kernel.sources import Algorithm, LocalSource, Model
 from .common import (
     Messages,
     default_gallery,

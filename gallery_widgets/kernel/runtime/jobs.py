@@ -1,7 +1,7 @@
 """Training jobs (SPEC U2): an algorithm running in its own process, and how to follow it.
 
 ``start_job`` writes a job folder under ``jobs_root`` and starts
-``python -m gallery_widgets.runtime.runner JOB_DIR`` in a new session. The runner
+``python -m gallery_widgets.kernel.runtime.runner JOB_DIR`` in a new session. The runner
 records everything in that folder (see ``runner.py`` for the files), so a ``Job`` is
 only a view of the folder: any kernel on this machine can open it with ``get_job`` or
 ``list_jobs`` and see the same status, progress, logs and metrics, and the record stays
@@ -32,7 +32,7 @@ from typing import Callable
 
 import gallery_widgets
 
-from ..errors import GalleryError, InvalidInput, NotFound, PermissionDenied
+from ...errors import GalleryError, InvalidInput, NotFound, PermissionDenied
 from .report import EVENTS_ENV
 from .runner import (
     CANCEL_FILE,
@@ -380,7 +380,7 @@ def start_job(*, code_dir: Path, entrypoint: str, params: dict, inputs: dict[str
             # -P: the code folder (the working directory) must not shadow the standard
             # library the runner imports; the runner puts it on sys.path itself.
             popen = subprocess.Popen(
-                [sys.executable, "-P", "-m", "gallery_widgets.runtime.runner", str(job_dir)],
+                [sys.executable, "-P", "-m", "gallery_widgets.kernel.runtime.runner", str(job_dir)],
                 cwd=code_dir, env=child_env, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
                 start_new_session=True, close_fds=True)
         except OSError as error:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import manifest as mf
-from .entities import Constraints, PackedSource
-from .errors import InvalidInput
-from .packing import collect_files, pack
+from .. import manifest as mf
+from ..entities import Constraints, PackedSource
+from ..errors import InvalidInput
+from ..packing import collect_files, pack
 
 
 class LocalSource:
@@ -111,7 +111,7 @@ class Algorithm(LocalSource):
         Raises:
             InvalidInput: a hyperparameter or input that does not fit the manifest (the field is named).
         """
-        from .gallery import default_home
+        from ..paths import default_home
         from .training import start_training
 
         return start_training(

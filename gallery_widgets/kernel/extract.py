@@ -1,6 +1,6 @@
 """Verified, safe unpacking of published archives into the local cache (SPEC U7).
 
-An archive is read through the artifact store, which checks its sha256 first; every
+An archive is read through ``read_archive(digest)``, which checks its sha256 first; every
 entry is checked to stay inside its folder before anything is written.
 """
 
@@ -13,28 +13,14 @@ import shutil
 import tempfile
 import threading
 import zipfile
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
-from .errors import InvalidInput
-from .packing import MANIFEST_ENTRY
+from ..errors import InvalidInput
+from ..packing import MANIFEST_ENTRY, safe_members
 
 _COMPLETE = ".gallery-complete"
 _lock = threading.Lock()
 _extracted: dict[tuple[str, str], Path] = {}  # (cache root, digest) -> folder, for warm imports
-
-
-def safe_members(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
-    """Every entry, refusing absolute paths, '..', drive letters and links."""
-    members = []
-    for info in archive.infolist():
-        name = info.filename
-        path = PurePosixPath(name)
-        if name.startswith(("/", "\\")) or ".." in path.parts or ":" in path.parts[0] or "\\" in name:
-            raise InvalidInput(f"Archive entry {name!r} would land outside its folder; the artifact is refused.")
-        if (info.external_attr >> 16) & 0o170000 == 0o120000:
-            raise InvalidInput(f"Archive entry {name!r} is a symbolic link; the artifact is refused.")
-        members.append(info)
-    return members
 
 
 def extract(data: bytes, digest: str, cache_root: Path) -> Path:
@@ -71,6 +57,21 @@ def extract(data: bytes, digest: str, cache_root: Path) -> Path:
                 raise
         _extracted[key] = target
         return target
+
+
+def fetch(digest: str, cache_root: Path, read_archive) -> Path:
+    """The unpacked folder of artifact ``digest`` in ``cache_root``: from the cache, or read
+    with ``read_archive(digest)`` (which returns bytes verified against the digest) and unpacked.
+
+    Raises:
+        InvalidInput: ``digest`` is not a sha256 digest; an entry would land outside its folder.
+    """
+    if not isinstance(digest, str) or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise InvalidInput(f"{digest!r} is not a sha256 digest (64 lower-case hex digits).")
+    folder = cached_folder(digest, cache_root)
+    if folder is None:
+        folder = extract(read_archive(digest), digest, cache_root)
+    return folder
 
 
 def cached_folder(digest: str, cache_root: Path) -> Path | None:

@@ -10,7 +10,7 @@ import inspect
 import textwrap
 import types
 
-from .errors import InvalidInput
+from ..errors import InvalidInput
 
 _SIMPLE = (int, float, str, bool, bytes, type(None))
 

@@ -1,4 +1,4 @@
-"""The process that runs one training job: ``python -m gallery_widgets.runtime.runner JOB_DIR``.
+"""The process that runs one training job: ``python -m gallery_widgets.kernel.runtime.runner JOB_DIR``.
 
 It reads ``job.json``, calls the algorithm's entrypoint and writes ``result.json``
 before it exits, so a job's record is right whether or not the kernel that started
@@ -6,7 +6,7 @@ it is still there. ``jobs.py`` starts it and reads what it leaves behind; this
 module also owns the job folder's layout, which both sides share.
 
 The job should start fast, so until the user's code is imported this process loads
-only the standard library and ``gallery_widgets.runtime.report`` (its imports
+only the standard library and ``gallery_widgets.kernel.runtime.report`` (its imports
 happen inside ``main`` where they are not needed by ``jobs.py``).
 """
 
@@ -188,7 +188,7 @@ def _tail_lines(text: str, n: int) -> str:
 def _clean_returned(returned) -> dict:
     """The entrypoint's return value as metrics. Anything unusable is dropped with a note in
     the log rather than failing a finished training run over its summary."""
-    from gallery_widgets.runtime.report import check_metric
+    from gallery_widgets.kernel.runtime.report import check_metric
     from gallery_widgets.errors import InvalidInput
 
     if returned is None:

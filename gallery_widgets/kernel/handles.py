@@ -12,8 +12,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import InvalidInput, PermissionDenied
-from .packing import MANIFEST_ENTRY
+from ..errors import InvalidInput, PermissionDenied
+from ..packing import MANIFEST_ENTRY
 
 PREVIEW_LIMIT = 100_000
 
@@ -70,6 +70,7 @@ class ImportedAlgorithm:
     """A subscribed algorithm version, verified and unpacked; ``train()`` starts a job (SPEC U1, U2).
 
     ``module`` and ``preview()`` are available where the code is open or you publish it.
+    ``gallery`` is the service it came from: its public ``check_usable`` runs before every job.
     """
 
     def __init__(self, *, gallery, content_id: str, title: str, version: str, manifest: dict, folder: Path,
@@ -160,7 +161,7 @@ class ImportedAlgorithm:
         from .training import start_training
 
         if self._check_usable:
-            self._gallery._require_usable_now(self.content_id)
+            self._gallery.check_usable(self.content_id)
         return start_training(code_dir=self.folder, manifest=self.manifest, params=params, inputs=inputs,
                               output_dir=output_dir, jobs_root=self.jobs_root, memory_limit_mb=memory_limit_mb,
                               timeout_s=timeout_s)
@@ -268,11 +269,16 @@ def _dependencies(step: dict) -> list[str]:
 
 
 class ImportedWorkflow:
-    """A workflow imported into a workspace; ``run()`` executes it step by step (SPEC U3)."""
+    """A workflow imported into a workspace; ``run()`` executes it step by step (SPEC U3).
+
+    ``load_step(reference)`` returns the ``ImportedAlgorithm`` of a step's algorithm version;
+    ``gallery.check_usable`` runs before every run.
+    """
 
     def __init__(self, *, gallery, content_id: str, title: str, version: str, name: str, region: str,
-                 workspace: str, manifest: dict, runs_root: Path):
+                 workspace: str, manifest: dict, runs_root: Path, load_step):
         self._gallery = gallery
+        self._load_step = load_step  # "content_id@x.y.z" -> the step's ImportedAlgorithm
         self.content_id = content_id
         self.title = title
         self.version = version
@@ -292,7 +298,7 @@ class ImportedWorkflow:
 
     def _algorithm(self, reference: str) -> ImportedAlgorithm:
         if reference not in self._algorithms:
-            self._algorithms[reference] = self._gallery._import_dependency(reference, self.content_id)
+            self._algorithms[reference] = self._load_step(reference)
         return self._algorithms[reference]
 
     def run(self, inputs: dict | None = None) -> WorkflowRun:
@@ -307,7 +313,7 @@ class ImportedWorkflow:
         if unknown:
             raise InvalidInput(f"inputs names unknown step(s) {', '.join(unknown)}; steps: "
                                f"{', '.join(s['name'] for s in self.steps)}.")
-        self._gallery._require_usable_now(self.content_id)
+        self._gallery.check_usable(self.content_id)
         parent = self.runs_root / self.workspace / self.name
         parent.mkdir(parents=True, exist_ok=True)
         # A folder of its own for every run: runs started together must not share outputs.

@@ -16,7 +16,7 @@ import numbers
 import os
 from datetime import datetime, timezone
 
-from ..errors import InvalidInput
+from ...errors import InvalidInput
 
 EVENTS_ENV = "GALLERY_JOB_EVENTS"
 

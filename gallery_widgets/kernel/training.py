@@ -10,8 +10,8 @@ import datetime as _dt
 import secrets
 from pathlib import Path
 
-from .errors import InvalidInput
-from .manifest import check_params
+from ..errors import InvalidInput
+from ..manifest import check_params
 
 
 def check_inputs(manifest: dict, inputs) -> dict[str, Path]:

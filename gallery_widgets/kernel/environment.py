@@ -4,25 +4,13 @@ from __future__ import annotations
 
 import os
 import platform
-import re
 from importlib import metadata
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 
-from .entities import Constraints
-
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B?)?\s*$", re.IGNORECASE)
-_UNITS = {"": 1, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "KI": 2**10, "MI": 2**20, "GI": 2**30, "TI": 2**40}
-
-
-def amount(text) -> float | None:
-    """A resource amount as a number: '4GiB' → 4294967296.0, '2' → 2.0; None if unreadable."""
-    match = _SIZE.match(str(text))
-    if not match:
-        return None
-    unit = (match.group(2) or "").upper().rstrip("B")
-    return float(match.group(1)) * _UNITS.get(unit, 1)
+from ..entities import Constraints
+from ..manifest import amount
 
 
 def _total_memory() -> float | None:
