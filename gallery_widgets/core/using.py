@@ -18,14 +18,14 @@ from ..errors import Conflict, InvalidInput, NotFound
 from ..store import convert
 from ..store.schema import AssetRow, DependencyRow, ImportRow, UserRow, VersionRow
 from . import validate
-from .base import ServiceBase
+from .workflow_access import WorkflowAccess
 
 REGIONS = ("local",)
 _LOCAL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
 CONSTRAINT_MODES = ("warn", "raise", "ignore")
 
 
-class Using(ServiceBase):
+class Using(WorkflowAccess):
     @property
     def _cache_root(self) -> Path:
         return Path(self._ctx.home) / "cache"
@@ -134,7 +134,9 @@ class Using(ServiceBase):
         this kernel does not meet are reported by name (U5), as for ``import_algorithm``.
 
         Raises:
-            NotFound / SubscriptionRequired: as for ``import_algorithm``.
+            NotFound / SubscriptionRequired: as for ``import_algorithm``; NotFound also when a
+                step's algorithm is not available to you or no longer to the workflow's
+                publisher (docs/rules.md, "Workflows and access").
             InvalidInput: a bad name, region or workspace; unmet constraints with
                 ``check_constraints="raise"``.
             Conflict: the workspace already has a workflow of that name.
@@ -145,6 +147,7 @@ class Using(ServiceBase):
         with self._db.write() as s:
             me = self._me(s)
             asset, row = self._version_to_use(s, me, content_id, version, "workflow")
+            self._require_steps_open(s, me, asset, row)  # docs/rules.md, "Workflows and access"
             clash = s.scalar(select(ImportRow.id).where(
                 ImportRow.user_id == me.id, ImportRow.workspace == workspace, ImportRow.local_name == name))
             if clash is not None:
@@ -156,28 +159,29 @@ class Using(ServiceBase):
                                                   *(convert.constraints(c) for c in steps)], check_constraints)
             s.add(ImportRow(user_id=me.id, version_id=row.id, workspace=workspace, local_name=name,
                             created_at=self._now()))
-            return self._imported_workflow(asset, row, name, workspace)
+            return self._imported_workflow(s, me, asset, row, name, workspace)
 
-    def _imported_workflow(self, asset, row, name, workspace):
+    def _imported_workflow(self, s, me, asset, row, name, workspace):
         from ..handles import ImportedWorkflow
 
         return ImportedWorkflow(gallery=self, content_id=asset.content_id, title=asset.title, version=row.version,
-                                name=name, region="local", workspace=workspace, manifest=dict(row.manifest),
-                                runs_root=Path(self._ctx.home) / "runs")
+                                name=name, region="local", workspace=workspace,
+                                manifest=self._manifest_for(s, me, row), runs_root=Path(self._ctx.home) / "runs")
 
     def workflows(self, workspace: str = "default") -> list:
         """The workflows imported into ``workspace``, newest first."""
         workspace = _local_name("workspace", workspace)
         with self._db.read() as s:
+            me = self._me(s)
             rows = s.execute(
                 select(ImportRow, VersionRow, AssetRow)
                 .join(VersionRow, VersionRow.id == ImportRow.version_id)
                 .join(AssetRow, AssetRow.id == VersionRow.asset_id)
-                .where(ImportRow.user_id == self._user_id, ImportRow.workspace == workspace,
-                       AssetRow.kind == "workflow")
+                .where(ImportRow.user_id == me.id, ImportRow.workspace == workspace,
+                       AssetRow.kind == "workflow", self._visible_condition(me))
                 .order_by(desc(ImportRow.created_at), desc(ImportRow.id))
             ).all()
-            return [self._imported_workflow(a, v, i.local_name, workspace) for i, v, a in rows]
+            return [self._imported_workflow(s, me, a, v, i.local_name, workspace) for i, v, a in rows]
 
     def workflow(self, name: str, workspace: str = "default"):
         """One imported workflow by name."""
@@ -192,26 +196,15 @@ class Using(ServiceBase):
             me = self._me(s)
             self._require_usable(s, me, self._visible_asset(s, me, content_id))
 
-    def _import_dependency(self, reference: str, workflow_id: str):
-        """An algorithm version a workflow depends on; the workflow's subscription covers it."""
+    def _import_dependency(self, reference: str, workflow_id: str, workflow_version: str, step: str | None = None):
+        """The algorithm version a workflow step runs. The workflow's subscription stands in for
+        one to the step; the step's audience is checked here and again at every ``train``."""
         from ..handles import ImportedAlgorithm
 
-        content_id, _, number = reference.partition("@")
-        with self._db.read() as s:
-            asset = self._asset_row(s, content_id)
-            row = None
-            if asset is not None:
-                major, minor, patch = validate.parse_version(number)
-                row = s.scalar(select(VersionRow).where(
-                    VersionRow.asset_id == asset.id, VersionRow.major == major, VersionRow.minor == minor,
-                    VersionRow.patch == patch))
-            if row is None:
-                raise NotFound(f"The workflow's step algorithm {reference} no longer exists; ask the workflow's publisher.")
-            info = dict(content_id=asset.content_id, title=asset.title, version=row.version,
-                        manifest=dict(row.manifest), code_visible=asset.code_open or asset.publisher_id == self._user_id)
-            digest = row.digest
+        info = self._require_step_usable(workflow_id, workflow_version, reference, step)
+        digest = info.pop("digest")
         return ImportedAlgorithm(gallery=self, folder=self._fetch(digest), unmet=[], jobs_root=self._jobs_root,
-                                 check_usable=False, **info)
+                                 via_workflow=(workflow_id, workflow_version, step), **info)
 
 
     # -- the wire-level calls of GalleryService (the kernel-side layer imports through these) --------
