@@ -350,3 +350,44 @@ def test_v1_deleting_a_step_algorithm_names_only_workflows_you_may_see(admin, ca
         carol.delete(theirs.content_id)
     assert "Hidden" not in str(refused.value)
     assert carol.asset(theirs.content_id).title == "Carol Public Fit"
+
+
+# -- the wire-level calls a kernel-side layer imports and runs through (SPEC §6) -------------------------------
+
+
+def test_u4_wire_calls_follow_the_step_rule(alice, bob, carol, carols, group_flow):
+    asset, _ = group_flow
+    usable = bob.usable_version(asset.content_id, kind="workflow")
+    step = next(s for s in usable.steps if s.content_id == carols.content_id)
+    bob.check_step_usable(asset.content_id, "1.0.0", step.reference, "fit")
+    assert bob.open_artifact(step.digest).read()
+    kept = bob.add_workspace_workflow(asset.content_id, "1.0.0", "kept")
+    assert carols.content_id in {s.content_id for s in kept.version.steps}
+
+    carol.delete_whitelist_users(carols.content_id, "1.0.0", ["bob"])
+
+    for call in (lambda: bob.usable_version(asset.content_id, kind="workflow"),
+                 lambda: bob.add_workspace_workflow(asset.content_id, "1.0.0", "again"),
+                 lambda: bob.check_step_usable(asset.content_id, "1.0.0", step.reference, "fit")):
+        with pytest.raises(gw.NotFound, match="not available to you") as refused:
+            call()
+        assert_tells_nothing_of(refused.value, carols)
+    with pytest.raises(gw.NotFound):
+        bob.open_artifact(step.digest)  # the workflow's subscription no longer covers it
+    listed = bob.workspace_workflow("kept")
+    assert carols.content_id not in {s.content_id for s in listed.version.steps}
+    assert carols.content_id not in repr(listed.version.manifest)
+    with pytest.raises(gw.NotFound):  # a reference that is not one of the workflow's steps
+        alice.check_step_usable(asset.content_id, "1.0.0", f"{asset.content_id}@1.0.0", "fit")
+    alice.check_step_usable(asset.content_id, "1.0.0", step.reference, "fit")  # alice still may
+    assert alice.open_artifact(step.digest).read()
+
+
+def test_u4_workspace_workflows_of_a_hidden_workflow_are_not_listed(alice, bob, carol, carols, group_flow):
+    asset, _ = group_flow
+    bob.add_workspace_workflow(asset.content_id, "1.0.0", "kept")
+    alice.set_restrictions(asset.content_id, group_users=["carol"])  # bob is off the workflow's whitelist
+    assert bob.workspace_workflows() == ()
+    assert bob.workflows() == []
+    with pytest.raises(gw.NotFound):
+        bob.workspace_workflow("kept")

@@ -123,18 +123,22 @@ class WorkflowAccess(ServiceBase):
     def _require_step_open(self, s, me: UserRow, workflow: AssetRow, step: str, asset: AssetRow,
                            version: VersionRow) -> None:
         """Import and run: the workflow's publisher may still use the step, and so may ``me``."""
-        publisher = workflow.publisher
-        if me.id == publisher.id and self._in_audience(s, me, asset, version):
+        if me.id == workflow.publisher_id and self._in_audience(s, me, asset, version):
             # Your own workflow: say exactly what to do (subscribe, retrieve or renew).
             try:
                 self._require_usable(s, me, asset)
             except SubscriptionRequired as exc:
                 raise SubscriptionRequired(f"Step {step!r} of {workflow.title!r}: {exc}") from None
             return
-        if (self._in_audience(s, publisher, asset, version) and self._has_use(s, publisher, asset)
-                and self._in_audience(s, me, asset, version)):
-            return
-        raise _step_unavailable(step, workflow)
+        if not self._step_open(s, me, workflow, asset, version):
+            raise _step_unavailable(step, workflow)
+
+    def _step_open(self, s, me: UserRow, workflow: AssetRow, asset: AssetRow, version: VersionRow) -> bool:
+        """The rule of import and run, as a yes/no: the workflow's publisher may still use the
+        step's algorithm version (audience and U4), and ``me`` is in its audience."""
+        publisher = workflow.publisher
+        return (self._in_audience(s, publisher, asset, version) and self._has_use(s, publisher, asset)
+                and self._in_audience(s, me, asset, version))
 
     def _require_steps_open(self, s, me: UserRow, workflow: AssetRow, version: VersionRow) -> None:
         for _, step, asset, algorithm_version in self._step_rows(s, [version.id]):
