@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable
 
-from sqlalchemy import and_, exists, or_, select, true
+from sqlalchemy import and_, bindparam, exists, or_, select, true
 from sqlalchemy.orm import object_session
 
 from ..artifacts import ArtifactStore
@@ -69,15 +69,16 @@ class ServiceBase:
     # that selects from AssetRow. Never evaluate them on their own (``select(exists(...))``):
     # SQLAlchemy then adds ``assets`` to the subquery and the test holds for *any* asset.
     @staticmethod
-    def _visible_condition(user: UserRow):
+    def _visible_condition(user: UserRow, *, in_market: bool = False):
         """SQL condition on AssetRow: ``user`` may see the asset (V1, V2).
 
         Admins see everything; publishers their own assets. Anyone else needs the asset's
         audience (public; group and whitelisted on one of *its* versions) and, once it is
-        discontinued, a subscription to it.
+        discontinued, a subscription to it. ``in_market``: only released assets (S2), where
+        the subscription part never matters (so the market's query does not carry it).
         """
         if user.role == "admin":
-            return true()
+            return AssetRow.status == "released" if in_market else true()
         whitelisted_here = exists(
             select(1)
             .select_from(VersionRow)
@@ -85,15 +86,17 @@ class ServiceBase:
             .where(VersionRow.asset_id == AssetRow.id, WhitelistRow.username == user.username)
             .correlate(AssetRow)  # only the asset: the outer query may read versions or subscriptions too
         )
+        audience = or_(
+            AssetRow.visibility == "public",
+            and_(AssetRow.visibility == "group", whitelisted_here),
+        )
+        if in_market:
+            return and_(AssetRow.status == "released", or_(AssetRow.publisher_id == user.id, audience))
         subscribed_here = exists(
             select(1)
             .select_from(SubscriptionRow)
             .where(SubscriptionRow.asset_id == AssetRow.id, SubscriptionRow.user_id == user.id)
             .correlate(AssetRow)
-        )
-        audience = or_(
-            AssetRow.visibility == "public",
-            and_(AssetRow.visibility == "group", whitelisted_here),
         )
         return or_(
             AssetRow.publisher_id == user.id,
@@ -102,12 +105,28 @@ class ServiceBase:
 
     def _market_visible(self, me: UserRow):
         """SQL condition: released assets this user may see in the market (S2)."""
-        return and_(AssetRow.status == "released", self._visible_condition(me))
+        return self._visible_condition(me, in_market=True)
+
+    def _visibility_query(self, user: UserRow, by: str, *, for_update: bool = False):
+        """``select(AssetRow)`` of the asset whose ``by`` column equals the bound parameter
+        ``key``, if ``user`` may see it. Built once per user and kept: a statement object
+        reused as is skips SQLAlchemy's per-call cache-key work (it halves a detail read)."""
+        cache = self.__dict__.setdefault("_visibility_queries", {})
+        key = (user.id, user.username, user.role, by, for_update)
+        query = cache.get(key)
+        if query is None:
+            query = select(AssetRow).where(getattr(AssetRow, by) == bindparam("key"), self._visible_condition(user))
+            if for_update and self._db.dialect == "postgresql":
+                query = query.with_for_update(of=AssetRow)
+            if len(cache) > 256:  # several users are checked in workflow rules; keep it bounded
+                cache.clear()
+            cache[key] = query
+        return query
 
     def _can_see(self, session, user: UserRow, asset: AssetRow) -> bool:
         """``user`` (anyone, not only the acting user) may see ``asset`` (V1, V2)."""
-        found = session.scalar(select(AssetRow.id).where(AssetRow.id == asset.id, self._visible_condition(user)))
-        return found is not None
+        query = self._visibility_query(user, "id").with_only_columns(AssetRow.id)
+        return session.scalar(query, {"key": asset.id}) is not None
 
     @staticmethod
     def _version_open_to(user: UserRow, asset: AssetRow, version: VersionRow) -> bool:
@@ -147,10 +166,7 @@ class ServiceBase:
     def _visible_asset(self, session, me: UserRow, content_id, *, for_update: bool = False) -> AssetRow:
         """The asset, or NotFound when it does not exist *or* this user may not see it."""
         cid = validate.content_id(content_id)
-        query = select(AssetRow).where(AssetRow.content_id == cid, self._visible_condition(me))
-        if for_update and self._db.dialect == "postgresql":
-            query = query.with_for_update(of=AssetRow)
-        asset = session.scalar(query)
+        asset = session.scalar(self._visibility_query(me, "content_id", for_update=for_update), {"key": cid})
         if asset is None:
             raise NotFound(
                 f"No asset {content_id!r} is visible to you. Check the id (search with g.search) or ask "
