@@ -391,3 +391,24 @@ def test_u4_workspace_workflows_of_a_hidden_workflow_are_not_listed(alice, bob, 
     assert bob.workflows() == []
     with pytest.raises(gw.NotFound):
         bob.workspace_workflow("kept")
+
+
+def test_u4_check_step_usable_refuses_malformed_and_crossed_arguments(alice, bob, carols, group_flow, tmp_path,
+                                                                     data):
+    asset, _ = group_flow
+    reference = ref(carols)
+    for bad in ({"content_id": None}, {"content_id": "../x"}, {"version": "1.0"}, {"version": None}):
+        args = {"content_id": asset.content_id, "version": "1.0.0", **bad}
+        with pytest.raises(gw.InvalidInput):
+            bob.check_step_usable(args["content_id"], args["version"], reference, "fit")
+    for wrong in (None, "", "fit", reference + "x", ref(carols, "1.0.1")):
+        with pytest.raises(gw.NotFound, match="not available to you"):
+            bob.check_step_usable(asset.content_id, "1.0.0", wrong, "fit")
+    with pytest.raises(gw.NotFound):  # a version of the workflow that does not exist
+        bob.check_step_usable(asset.content_id, "9.9.9", reference, "fit")
+    # Another workflow bob may use does not vouch for carol's step.
+    other = flow(tmp_path, data, fit_algo(tmp_path), name="other").release_to_gallery(
+        title="Other flow", visibility="public", gallery=alice)
+    subscribe(bob, other.content_id)
+    with pytest.raises(gw.NotFound, match="not available to you"):
+        bob.check_step_usable(other.content_id, "1.0.0", reference, "fit")
