@@ -303,7 +303,8 @@ class UsableVersion:
     Everything the kernel needs to fetch (``digest``), verify, check (``constraints``)
     and run it; ``code_visible`` says whether the user may read its code (open code, or
     the publisher). For a workflow, ``steps`` are the algorithm versions its steps
-    use, in step order, each once; a step's manifest names one as ``reference``.
+    use, in step order, each once; a step's manifest names one as ``reference``. Steps
+    the user may not see are left out, and named "(not available to you)" in the manifest.
     """
 
     content_id: str

@@ -551,12 +551,31 @@ class GalleryService(ABC):
         """
 
     @abstractmethod
+    def check_step_usable(self, content_id: str, version: str, reference: str, step: str | None = None) -> None:
+        """Before each step of an imported workflow runs (docs/rules.md, "Workflows and access"):
+        U4 for the workflow, then the step's own rule — the workflow's publisher may still use
+        the step's algorithm version, and so may the user (its audience, V1/V2/V5).
+
+        Args:
+            content_id, version: the imported workflow version.
+            reference: the step's "content_id@x.y.z", as its manifest names it.
+            step: the step's name, for the message.
+
+        Raises:
+            NotFound: the workflow or its version is not visible, or the step is not available
+                to the user (one message, whatever the reason; the algorithm is never named).
+            SubscriptionRequired: the subscription to the workflow is not active (or, for the
+                workflow's publisher, the one to the step's algorithm); the message says which.
+        """
+
+    @abstractmethod
     def open_artifact(self, digest: str) -> BinaryIO:
         """The archive stored under ``digest``, as a readable binary stream (the caller
         closes it and verifies it against the digest before unpacking, SPEC U7).
 
         Only artifacts the user may use are served: versions of assets they may use now
-        (U4, V5), and the algorithm versions those workflows depend on.
+        (U4, V5), and the algorithm versions those workflows depend on where the step
+        passes ``check_step_usable``'s rule.
 
         Raises:
             InvalidInput: ``digest`` is not a sha256 hex digest.

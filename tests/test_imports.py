@@ -508,6 +508,7 @@ def test_u7_archive_entry_outside_its_folder_is_refused(tmp_path, entry):
 
 def test_u7_cache_is_reused_by_the_second_import(alice, bob, tmp_path, publish):
     asset = publish(alice, "Cached")
+    alice.edit_asset(asset.content_id, code_open=True)  # so the handle shows its folder
     subscribe(bob, asset.content_id)
     digest = asset.versions[0].digest
 
@@ -527,6 +528,7 @@ def test_u7_cache_is_reused_by_the_second_import(alice, bob, tmp_path, publish):
 
 def test_u7_a_new_kernel_verifies_again_and_reuses_the_cache(alice, bob, tmp_path, publish, gallery_url):
     asset = publish(alice, "Cached")
+    alice.edit_asset(asset.content_id, code_open=True)  # so the handle shows its folder
     subscribe(bob, asset.content_id)
     digest = asset.versions[0].digest
     folder = bob.import_algorithm(asset.content_id).folder

@@ -142,6 +142,7 @@ def test_u1_u2_publish_import_and_train_through_the_interface_only(alice, bob, t
     publisher, _ = through_interface(alice)
     asset = publisher.publish(algorithm_source(tmp_path), title="Summer", visibility="public", agree=True)
     assert isinstance(asset, gw.Asset)
+    publisher.edit_asset(asset.content_id, code_open=True)  # so the handle shows its folder
     subscriber, calls = through_interface(bob)
     subscriber.subscribe(asset.content_id, accept_agreements=True)
 
@@ -203,6 +204,7 @@ def test_p6_release_to_gallery_acts_on_the_gallery_given(alice, tmp_path, throug
 def test_layers_a_fresh_process_imports_a_cached_algorithm(alice, bob, tmp_path, publish, gallery_url):
     """``gw.open(); g.import_algorithm(cid)`` in a new kernel reuses the unpacked cache (U7)."""
     asset = publish(alice, "Cached")
+    alice.edit_asset(asset.content_id, code_open=True)  # so the handle shows its folder
     bob.subscribe(asset.content_id, accept_agreements=True)
     folder = bob.import_algorithm(asset.content_id).folder
     script = textwrap.dedent(f"""

@@ -1,5 +1,5 @@
 """What every part of the service shares: the acting user, the clock, and the
-visibility rule (SPEC V1/V2) applied to single assets and to queries."""
+visibility rule (SPEC V1, V2, V5), one SQL condition for single assets and for queries."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, bindparam, exists, or_, select, true
 from sqlalchemy.orm import object_session
 
 from ..artifacts import ArtifactStore
@@ -62,46 +62,93 @@ class ServiceBase:
     def _is_admin(me: UserRow) -> bool:
         return me.role == "admin"
 
-    # -- visibility (SPEC V1, V2) -------------------------------------------
+    # -- visibility (SPEC V1, V2, V5) -----------------------------------------
+    # The rule is written once, as SQL over AssetRow: the market filters by it, and a single
+    # asset is checked by the same condition plus its id (``_can_see``, ``_visible_asset``).
+    # Its EXISTS parts name ``AssetRow.id``: they only mean "this asset" inside a statement
+    # that selects from AssetRow. Never evaluate them on their own (``select(exists(...))``):
+    # SQLAlchemy then adds ``assets`` to the subquery and the test holds for *any* asset.
     @staticmethod
-    def _whitelisted_on_any_version(username: str):
-        return exists(
+    def _visible_condition(user: UserRow, *, in_market: bool = False):
+        """SQL condition on AssetRow: ``user`` may see the asset (V1, V2).
+
+        Admins see everything; publishers their own assets. Anyone else needs the asset's
+        audience (public; group and whitelisted on one of *its* versions) and, once it is
+        discontinued, a subscription to it. ``in_market``: only released assets (S2), where
+        the subscription part never matters (so the market's query does not carry it).
+        """
+        if user.role == "admin":
+            return AssetRow.status == "released" if in_market else true()
+        whitelisted_here = exists(
             select(1)
             .select_from(VersionRow)
             .join(WhitelistRow, WhitelistRow.version_id == VersionRow.id)
-            .where(VersionRow.asset_id == AssetRow.id, WhitelistRow.username == username)
+            .where(VersionRow.asset_id == AssetRow.id, WhitelistRow.username == user.username)
+            .correlate(AssetRow)  # only the asset: the outer query may read versions or subscriptions too
+        )
+        audience = or_(
+            AssetRow.visibility == "public",
+            and_(AssetRow.visibility == "group", whitelisted_here),
+        )
+        if in_market:
+            return and_(AssetRow.status == "released", or_(AssetRow.publisher_id == user.id, audience))
+        subscribed_here = exists(
+            select(1)
+            .select_from(SubscriptionRow)
+            .where(SubscriptionRow.asset_id == AssetRow.id, SubscriptionRow.user_id == user.id)
+            .correlate(AssetRow)
+        )
+        return or_(
+            AssetRow.publisher_id == user.id,
+            and_(audience, or_(AssetRow.status == "released", subscribed_here)),
         )
 
     def _market_visible(self, me: UserRow):
         """SQL condition: released assets this user may see in the market (S2)."""
-        released = AssetRow.status == "released"
-        if self._is_admin(me):
-            return released
-        return and_(
-            released,
-            or_(
-                AssetRow.visibility == "public",
-                AssetRow.publisher_id == me.id,
-                and_(AssetRow.visibility == "group", self._whitelisted_on_any_version(me.username)),
-            ),
-        )
+        return self._visible_condition(me, in_market=True)
 
-    def _can_see(self, session, me: UserRow, asset: AssetRow) -> bool:
-        if self._is_admin(me) or asset.publisher_id == me.id:
-            return True
-        if asset.status != "released":
-            # V2: a discontinued asset stays visible to its existing subscribers only.
-            return self._subscription_row(session, me, asset) is not None and self._audience_allows(
-                session, me, asset
-            )
-        return self._audience_allows(session, me, asset)
+    def _visibility_query(self, user: UserRow, by: str, *, for_update: bool = False):
+        """``select(AssetRow)`` of the asset whose ``by`` column equals the bound parameter
+        ``key``, if ``user`` may see it. Built once per user and kept: a statement object
+        reused as is skips SQLAlchemy's per-call cache-key work (it halves a detail read)."""
+        cache = self.__dict__.setdefault("_visibility_queries", {})
+        key = (user.id, user.username, user.role, by, for_update)
+        query = cache.get(key)
+        if query is None:
+            query = select(AssetRow).where(getattr(AssetRow, by) == bindparam("key"), self._visible_condition(user))
+            if for_update and self._db.dialect == "postgresql":
+                query = query.with_for_update(of=AssetRow)
+            if len(cache) > 256:  # several users are checked in workflow rules; keep it bounded
+                cache.clear()
+            cache[key] = query
+        return query
 
-    def _audience_allows(self, session, me: UserRow, asset: AssetRow) -> bool:
-        if asset.visibility == "public":
+    def _can_see(self, session, user: UserRow, asset: AssetRow) -> bool:
+        """``user`` (anyone, not only the acting user) may see ``asset`` (V1, V2)."""
+        query = self._visibility_query(user, "id").with_only_columns(AssetRow.id)
+        return session.scalar(query, {"key": asset.id}) is not None
+
+    @staticmethod
+    def _version_open_to(user: UserRow, asset: AssetRow, version: VersionRow) -> bool:
+        """V5, for an asset ``user`` may see: this version is theirs to see and use (a group
+        asset's member only uses the versions whose whitelist holds them)."""
+        if user.role == "admin" or (user.id is not None and asset.publisher_id == user.id):
             return True
         if asset.visibility == "group":
-            return bool(session.scalar(select(self._whitelisted_on_any_version(me.username))))
-        return False
+            return any(w.username == user.username for w in version.whitelist)
+        return asset.visibility == "public"
+
+    def _in_audience(self, session, user: UserRow, asset: AssetRow, version: VersionRow) -> bool:
+        """``user`` may see ``asset`` and use this ``version`` of it (V1, V2, V5); the
+        version's status does not matter here, only who it is open to."""
+        return self._can_see(session, user, asset) and self._version_open_to(user, asset, version)
+
+    @staticmethod
+    def _user_named(session, username: str) -> UserRow:
+        """The account ``username``, or a stand-in for one who has not opened the gallery yet
+        (a whitelist may name them already): a plain user who publishes nothing."""
+        row = session.scalar(select(UserRow).where(UserRow.username == username))
+        return row if row is not None else UserRow(id=None, username=username, role="user")
 
     @staticmethod
     def _subscription_row(session, me: UserRow, asset: AssetRow) -> SubscriptionRow | None:
@@ -118,8 +165,9 @@ class ServiceBase:
 
     def _visible_asset(self, session, me: UserRow, content_id, *, for_update: bool = False) -> AssetRow:
         """The asset, or NotFound when it does not exist *or* this user may not see it."""
-        asset = self._asset_row(session, content_id, for_update=for_update)
-        if asset is None or not self._can_see(session, me, asset):
+        cid = validate.content_id(content_id)
+        asset = session.scalar(self._visibility_query(me, "content_id", for_update=for_update), {"key": cid})
+        if asset is None:
             raise NotFound(
                 f"No asset {content_id!r} is visible to you. Check the id (search with g.search) or ask "
                 "its publisher to share it with you."

@@ -10,15 +10,14 @@ from ..store.schema import (
     AssetCategoryRow,
     AssetRow,
     CommentRow,
-    DependencyRow,
     FavoriteRow,
     UserRow,
     VersionRow,
 )
 from ..store.search import MarketQuery, insert_ignore, run_market_query, terms
 from . import validate
-from .base import ServiceBase
 from .taxonomy import validate_categories
+from .workflow_access import WorkflowAccess
 
 _SORT_COLUMNS = {
     "subscriptions": AssetRow.subscriptions,
@@ -28,7 +27,7 @@ _SORT_COLUMNS = {
 }
 
 
-class Market(ServiceBase):
+class Market(WorkflowAccess):
     def search(
         self,
         kind: str = "algorithm",
@@ -137,10 +136,8 @@ class Market(ServiceBase):
             .order_by(desc(VersionRow.major), desc(VersionRow.minor), desc(VersionRow.patch))
         ).all()
         if not owner:
-            versions = [v for v in versions if v.status == "normal"]
-            if row.visibility == "group":
-                versions = [v for v in versions if any(w.username == me.username for w in v.whitelist)]
-        dependencies = self._dependencies(s, [v.id for v in versions]) if row.kind == "workflow" else {}
+            versions = [v for v in versions if v.status == "normal" and self._version_open_to(me, row, v)]
+        dependencies = self._visible_dependencies(s, me, [v.id for v in versions]) if row.kind == "workflow" else {}
         favorited = bool(
             s.scalar(select(exists().where(FavoriteRow.asset_id == row.id, FavoriteRow.user_id == me.id)))
         )
@@ -154,22 +151,6 @@ class Market(ServiceBase):
             favorited=favorited,
             subscription_status=convert.subscription_state(subscription, self._now()),
         )
-
-    @staticmethod
-    def _dependencies(s, version_ids) -> dict[int, tuple[str, ...]]:
-        if not version_ids:
-            return {}
-        rows = s.execute(
-            select(DependencyRow.workflow_version_id, AssetRow.content_id, VersionRow.version)
-            .join(VersionRow, VersionRow.id == DependencyRow.algorithm_version_id)
-            .join(AssetRow, AssetRow.id == VersionRow.asset_id)
-            .where(DependencyRow.workflow_version_id.in_(version_ids))
-            .order_by(DependencyRow.step)
-        ).all()
-        result: dict[int, list[str]] = {}
-        for workflow_version_id, cid, number in rows:
-            result.setdefault(workflow_version_id, []).append(f"{cid}@{number}")
-        return {k: tuple(v) for k, v in result.items()}
 
     def cover_image(self, content_id: str) -> bytes | None:
         """The asset's cover image bytes (PNG or JPEG), or None when it has none."""

@@ -26,18 +26,17 @@ from ..store.schema import (
     WhitelistRow,
 )
 from . import agreements, validate
-from .base import UNSET, ServiceBase, refresh_search
+from .base import UNSET, refresh_search
 from .packed import CheckedSource, check_packed, require_packed
 from .taxonomy import validate_categories
-
-_WIDER = {"private": 0, "group": 1, "public": 2}
+from .workflow_access import WIDER, WorkflowAccess
 
 
 def new_content_id() -> str:
     return base64.b32encode(secrets.token_bytes(10)).decode().lower()
 
 
-class Publishing(ServiceBase):
+class Publishing(WorkflowAccess):
     # -- create ------------------------------------------------------------
     def publish(
         self,
@@ -404,7 +403,9 @@ class Publishing(ServiceBase):
 
         Raises:
             InvalidInput: narrowing visibility, an empty whitelist for "group", bad values.
-            PermissionDenied / NotFound: the asset is not yours / not visible to you.
+            PermissionDenied / NotFound: the asset is not yours / not visible to you; or, for
+                a workflow, the new audience would reach users who may not use one of its
+                steps (docs/rules.md, "Workflows and access").
         """
         new_visibility = validate.visibility(visibility) if visibility is not UNSET else None
         users = validate.usernames(group_users) if group_users is not UNSET else None
@@ -415,7 +416,7 @@ class Publishing(ServiceBase):
             if new_visibility is not None and new_visibility != asset.visibility:
                 if asset.visibility == "public":
                     raise InvalidInput(f"{asset.title!r} is public; a public asset's visibility cannot change.")
-                if _WIDER[new_visibility] < _WIDER[asset.visibility]:
+                if WIDER[new_visibility] < WIDER[asset.visibility]:
                     raise InvalidInput(
                         f"Visibility can only be widened (private → group → public); {asset.title!r} is "
                         f"{asset.visibility} and cannot become {new_visibility}."
@@ -429,7 +430,11 @@ class Publishing(ServiceBase):
                 has_users = bool(users) if users is not None else any(v.whitelist for v in versions)
                 if not has_users:
                     raise InvalidInput("visibility 'group' needs at least one user in group_users (SPEC V4).")
+            widened = (new_visibility is not None and new_visibility != asset.visibility) or (
+                users is not None and target == "group")
             asset.visibility = target
+            if asset.kind == "workflow" and widened:
+                self._require_workflow_within_steps(s, asset, versions)
             refresh_search(asset, asset.publisher)
             if new_duration is not UNSET:
                 asset.duration_days = new_duration.days if new_duration else None
@@ -440,7 +445,14 @@ class Publishing(ServiceBase):
 
     def add_whitelist_users(self, content_id: str, version_num: str, user_groups) -> WhitelistChange:
         """Whitelist users on one version (V5); for a workflow, also on the algorithm
-        versions it depends on that you publish (V6, the others are reported as skipped)."""
+        versions it depends on that you publish (V6, the others are reported as skipped).
+
+        Raises:
+            InvalidInput: a bad version or user name, or no user.
+            PermissionDenied / NotFound: the asset is not yours / not visible to you; or, for a
+                group workflow, a user who may not use a skipped step's algorithm version
+                (another publisher's: ask them to whitelist the user first).
+        """
         return self._change_whitelist(content_id, version_num, user_groups, add=True)
 
     def delete_whitelist_users(self, content_id: str, version_num: str, user_groups) -> WhitelistChange:
@@ -472,8 +484,22 @@ class Publishing(ServiceBase):
                         propagated.append(ref)
                     else:
                         skipped.append(ref)
+            if add and asset.kind == "workflow" and asset.visibility == "group":
+                self._require_workflow_within_steps(s, asset, [version])
             s.flush()
             return WhitelistChange(asset.content_id, version.version, users, tuple(propagated), tuple(skipped))
+
+    def _require_workflow_within_steps(self, s, asset: AssetRow, versions) -> None:
+        """After a workflow's audience widened: each of ``versions`` still fits inside its
+        steps (your own step algorithms are widened along; docs/rules.md)."""
+        s.flush()
+        steps_of: dict[int, list] = {}
+        for version_id, step, algorithm, algorithm_version in self._step_rows(s, [v.id for v in versions]):
+            steps_of.setdefault(version_id, []).append((step, algorithm, algorithm_version))
+        for version in versions:
+            self._fit_to_steps(
+                s, title=asset.title, publisher_id=asset.publisher_id, visibility=asset.visibility,
+                whitelist=[w.username for w in version.whitelist], steps=steps_of.get(version.id, []))
 
     @staticmethod
     def _workflow_dependencies(s, version: VersionRow):
@@ -580,15 +606,21 @@ class Publishing(ServiceBase):
                     f"{asset.title!r} has {subscribers} subscriber{'s' if subscribers != 1 else ''} (active or "
                     "cancelled) and cannot be deleted; discontinue it instead."
                 )
-            used_by = s.scalar(
-                select(func.count())
-                .select_from(DependencyRow)
+            using = (
+                select(DependencyRow.workflow_version_id)
                 .join(VersionRow, VersionRow.id == DependencyRow.algorithm_version_id)
                 .where(VersionRow.asset_id == asset.id)
             )
-            if used_by:
+            if s.scalar(using.limit(1)) is not None:
+                # Name only the workflows you may see: others' private ones are not yours to count (V1).
+                shown = s.scalars(
+                    select(AssetRow.title).join(VersionRow, VersionRow.asset_id == AssetRow.id)
+                    .where(VersionRow.id.in_(using), self._visible_condition(me))
+                    .distinct().order_by(AssetRow.title).limit(3)
+                ).all()
+                which = ", ".join(repr(t) for t in shown) if shown else "published by other users"
                 raise Conflict(
-                    f"{asset.title!r} is a step of {used_by} published workflow version(s) and cannot be deleted; "
+                    f"{asset.title!r} is a step of published workflows ({which}) and cannot be deleted; "
                     "discontinue it instead."
                 )
             digests = set(s.scalars(select(VersionRow.digest).where(VersionRow.asset_id == asset.id)))

@@ -28,10 +28,7 @@ class Subscriptions(ServiceBase):
         ).all()
         if asset.publisher_id == me.id or self._is_admin(me):
             return list(versions)
-        versions = [v for v in versions if v.status == "normal"]
-        if asset.visibility == "group":
-            versions = [v for v in versions if any(w.username == me.username for w in v.whitelist)]
-        return versions
+        return [v for v in versions if v.status == "normal" and self._version_open_to(me, asset, v)]
 
     def _pick_version(self, s, me, asset, version) -> VersionRow:
         usable = self._usable_versions(s, me, asset)
@@ -207,7 +204,8 @@ class Subscriptions(ServiceBase):
         """My Subscriptions (SPEC M2), newest first, as a list with ``.to_dataframe()``.
 
         ``status`` is None (all), "active" (usable now), "expired" or "cancelled";
-        ``query`` keeps those whose title or publisher contains it.
+        ``query`` keeps those whose title or publisher contains it. Only assets you may
+        still see are listed (a group asset whose whitelist no longer holds you is not).
         """
         kind = validate.optional_kind(kind)
         if status is not None:
@@ -220,7 +218,9 @@ class Subscriptions(ServiceBase):
                 select(SubscriptionRow)
                 .join(AssetRow, AssetRow.id == SubscriptionRow.asset_id)
                 .join(UserRow, UserRow.id == AssetRow.publisher_id)
-                .where(SubscriptionRow.user_id == me.id)
+                # V1: an asset that was hidden from you since (taken off its whitelist) leaves
+                # your list too; the row stays, and shows again if you are whitelisted again.
+                .where(SubscriptionRow.user_id == me.id, self._visible_condition(me))
                 .order_by(desc(SubscriptionRow.subscribed_at), desc(SubscriptionRow.id))
             )
             if kind:

@@ -14,12 +14,12 @@ from ..manifest import local_name
 from ..store import convert
 from ..store.schema import AssetRow, DependencyRow, ImportRow, UserRow, VersionRow
 from . import validate
-from .base import ServiceBase
+from .workflow_access import WorkflowAccess
 
 REGIONS = ("local",)
 
 
-class Using(ServiceBase):
+class Using(WorkflowAccess):
     def _version_to_use(self, s, me, content_id, version, kind) -> tuple[AssetRow, VersionRow]:
         asset = self._visible_asset(s, me, content_id)
         if asset.kind != kind:
@@ -42,26 +42,26 @@ class Using(ServiceBase):
         with self._db.read() as s:
             me = self._me(s)
             asset, row = self._version_to_use(s, me, content_id, version, kind)
+            if asset.kind == "workflow":
+                self._require_steps_open(s, me, asset, row)  # docs/rules.md, "Workflows and access"
             return self._usable(s, me, asset, row)
 
     def _usable(self, s, me: UserRow, asset: AssetRow, row: VersionRow) -> UsableVersion:
-        steps = ()
+        """``row`` as the kernel needs it; a workflow's steps that ``me`` may not see are left
+        out (and masked in its manifest), as in its dependency list (V1)."""
+        steps, manifest = (), dict(row.manifest)
         if asset.kind == "workflow":
-            dependencies = s.execute(
-                select(VersionRow, AssetRow)
-                .join(DependencyRow, DependencyRow.algorithm_version_id == VersionRow.id)
-                .join(AssetRow, AssetRow.id == VersionRow.asset_id)
-                .where(DependencyRow.workflow_version_id == row.id)
-                .order_by(DependencyRow.step)
-            ).all()
-            steps = tuple(self._usable_record(me, a, v) for v, a in dependencies)
-        return self._usable_record(me, asset, row, steps)
+            shown = set(self._visible_dependencies(s, me, [row.id]).get(row.id, ()))
+            steps = tuple(self._usable_record(me, a, v) for _, _, a, v in self._step_rows(s, [row.id])
+                          if f"{a.content_id}@{v.version}" in shown)
+            manifest = self._manifest_for(s, me, row)
+        return self._usable_record(me, asset, row, steps, manifest)
 
-    def _usable_record(self, me: UserRow, asset: AssetRow, row: VersionRow, steps=()) -> UsableVersion:
+    def _usable_record(self, me: UserRow, asset: AssetRow, row: VersionRow, steps=(), manifest=None) -> UsableVersion:
         owner = asset.publisher_id == me.id or self._is_admin(me)
         return UsableVersion(
             content_id=asset.content_id, title=asset.title, kind=asset.kind, version=row.version, digest=row.digest,
-            manifest=dict(row.manifest), code_visible=owner or bool(asset.code_open),
+            manifest=dict(row.manifest) if manifest is None else manifest, code_visible=owner or bool(asset.code_open),
             constraints=convert.constraints(row.constraints), steps=steps,
         )
 
@@ -75,6 +75,16 @@ class Using(ServiceBase):
         with self._db.read() as s:
             me = self._me(s)
             self._require_usable(s, me, self._visible_asset(s, me, content_id))
+
+    def check_step_usable(self, content_id: str, version: str, reference: str, step: str | None = None) -> None:
+        """Before a step of an imported workflow runs; see ``GalleryService.check_step_usable``.
+
+        Raises:
+            NotFound: the workflow, its version or the step is not available to you.
+            SubscriptionRequired: your subscription to the workflow (or, for your own workflow,
+                to the step's algorithm) is not active; the message says what to do.
+        """
+        self._require_step_usable(content_id, version, reference, step)
 
     def open_artifact(self, digest: str):
         """The verified archive of a version you may use, as a binary stream (SPEC U7).
@@ -92,31 +102,27 @@ class Using(ServiceBase):
         return io.BytesIO(self._ctx.artifacts.get(digest))
 
     def _may_fetch(self, s, me: UserRow, digest: str) -> bool:
-        """A version with this digest belongs to an asset this user may use now (U4, V5), or a
-        workflow version they may use depends on it."""
+        """A version with this digest is one this user may use now (U4, V5), or the step of a
+        workflow version they may use and whose step they may run (docs/rules.md)."""
         owners = s.execute(
             select(VersionRow, AssetRow).join(AssetRow, AssetRow.id == VersionRow.asset_id)
             .where(VersionRow.digest == digest)
         ).all()
-        if any(self._may_use_version(s, me, asset, version) for version, asset in owners):
-            return True
-        dependents = s.execute(
-            select(VersionRow, AssetRow)
-            .join(DependencyRow, DependencyRow.workflow_version_id == VersionRow.id)
-            .join(AssetRow, AssetRow.id == VersionRow.asset_id)
-            .where(DependencyRow.algorithm_version_id.in_([version.id for version, _ in owners]))
-        ).all() if owners else ()
-        return any(self._may_use_version(s, me, asset, version) for version, asset in dependents)
-
-    def _may_use_version(self, s, me: UserRow, asset: AssetRow, version: VersionRow) -> bool:
-        if asset.publisher_id == me.id or self._is_admin(me):
-            return True
-        if not self._can_see(s, me, asset):
-            return False
-        if asset.visibility == "group" and not any(w.username == me.username for w in version.whitelist):
-            return False
-        state = convert.subscription_state(self._subscription_row(s, me, asset), self._now())
-        return state == "active"
+        for version, asset in owners:
+            if self._in_audience(s, me, asset, version) and self._has_use(s, me, asset):
+                return True
+        for version, asset in owners:
+            dependents = s.execute(
+                select(VersionRow, AssetRow)
+                .join(DependencyRow, DependencyRow.workflow_version_id == VersionRow.id)
+                .join(AssetRow, AssetRow.id == VersionRow.asset_id)
+                .where(DependencyRow.algorithm_version_id == version.id, self._visible_condition(me))
+            ).all()
+            for workflow_version, workflow in dependents:
+                if (self._version_open_to(me, workflow, workflow_version) and self._has_use(s, me, workflow)
+                        and self._step_open(s, me, workflow, asset, version)):
+                    return True
+        return False
 
     def record_import(self, content_id: str, version: str) -> None:
         """Record that you imported this algorithm or model version (the Import record of SPEC §2).
@@ -155,6 +161,7 @@ class Using(ServiceBase):
         with self._db.write() as s:
             me = self._me(s)
             asset, row = self._version_to_use(s, me, content_id, version, "workflow")
+            self._require_steps_open(s, me, asset, row)  # docs/rules.md, "Workflows and access"
             clash = s.scalar(select(ImportRow.id).where(
                 ImportRow.user_id == me.id, ImportRow.workspace == workspace, ImportRow.local_name == name))
             if clash is not None:
@@ -192,7 +199,8 @@ class Using(ServiceBase):
                 select(ImportRow, VersionRow, AssetRow)
                 .join(VersionRow, VersionRow.id == ImportRow.version_id)
                 .join(AssetRow, AssetRow.id == VersionRow.asset_id)
-                .where(ImportRow.user_id == me.id, ImportRow.workspace == workspace, AssetRow.kind == "workflow")
+                .where(ImportRow.user_id == me.id, ImportRow.workspace == workspace, AssetRow.kind == "workflow",
+                       self._visible_condition(me))
                 .order_by(desc(ImportRow.created_at), desc(ImportRow.id))
             )
             if name is not None:

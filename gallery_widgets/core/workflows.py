@@ -13,11 +13,11 @@ from ..errors import InvalidInput, NotFound, SubscriptionRequired
 from ..packing import pack
 from ..store.schema import AssetRow, DependencyRow, VersionRow
 from . import validate
-from .base import ServiceBase
 from .packed import CheckedSource, check_packed, require_packed
+from .workflow_access import WorkflowAccess
 
 
-class Workflows(ServiceBase):
+class Workflows(WorkflowAccess):
     def _release_packed_workflow(self, workflow: PackedSource, *, content_id=None, version=None, description="", title=None,
                          visibility="private", group_users=(), summary="", duration=None, categories=()):
         """Publish a packed workflow as a new asset (no ``content_id``) or as its next version.
@@ -30,6 +30,9 @@ class Workflows(ServiceBase):
         Raises:
             InvalidInput: bad title, version, visibility or whitelist; a step reference that
                 does not exist or that you may not use; a step wired to an unknown output.
+            PermissionDenied: the workflow would reach users who may not use a step's
+                algorithm version (a public workflow needs public steps; a group workflow's
+                users must each be allowed to use every step).
             Conflict: a version that is not newer, or a title you already use.
             ScanFailed: a step's code failed the security scan.
         """
@@ -73,6 +76,7 @@ class Workflows(ServiceBase):
                 dependencies: list[tuple[str, int]] = []
                 step_constraints: list[dict] = []
                 released: dict[str, tuple[AssetRow, VersionRow]] = {}  # digest -> what this release made of it
+                steps_used: list[tuple[str, AssetRow, VersionRow]] = []
                 for step in manifest["steps"]:
                     key = step["algorithm"]["local"] if isinstance(step["algorithm"], dict) else None
                     if key is not None and digests[key] in released:  # one algorithm, several steps
@@ -89,7 +93,12 @@ class Workflows(ServiceBase):
                     self._check_wiring(step, row, resolved)
                     references[step["name"]] = f"{asset.content_id}@{row.version}"
                     dependencies.append((step["name"], row.id))
+                    steps_used.append((step["name"], asset, row))
                     step_constraints.append(row.constraints or {})
+                # A workflow reaches no further than its steps (docs/rules.md, "Workflows and access").
+                self._fit_to_steps(s, title=new_asset["title"] if new_asset else workflow_asset.title,
+                                   publisher_id=me.id if new_asset else workflow_asset.publisher_id,
+                                   visibility=visibility, whitelist=whitelist, steps=steps_used)
                 final = _resolved_manifest(manifest, references, **_combined_constraints(step_constraints))
                 archive = pack({"workflow.json": json.dumps(final, indent=1, sort_keys=True).encode()}, final)
                 source = CheckedSource("workflow", final, {}, archive)

@@ -264,16 +264,19 @@ class KernelSide:
         usable = record.version
         steps = {step.reference: step for step in usable.steps}
 
-        def load_step(reference: str) -> ImportedAlgorithm:
-            """A step's algorithm version; the workflow's subscription covers it."""
+        def load_step(reference: str, step_name: str) -> ImportedAlgorithm:
+            """A step's algorithm version: the workflow's subscription stands in for one to the
+            step, never for being allowed to use it (checked here and at every ``train``)."""
+            self.check_step_usable(usable.content_id, usable.version, reference, step_name)
             step = steps.get(reference)
-            if step is None:
-                raise NotFound(f"The workflow's step algorithm {reference} no longer exists; ask the workflow's "
-                               "publisher.")
+            if step is None:  # a manifest edited in the kernel: only the published steps run
+                raise NotFound(f"Step {step_name!r} of the workflow {usable.title!r} is not available to you; ask "
+                               "the workflow's publisher.")
             return ImportedAlgorithm(gallery=self, content_id=step.content_id, title=step.title,
                                      version=step.version, manifest=dict(step.manifest),
                                      folder=self._artifact_folder(step.digest), code_visible=step.code_visible,
-                                     unmet=[], jobs_root=self.jobs_root, check_usable=False)
+                                     unmet=[], jobs_root=self.jobs_root,
+                                     via_workflow=(usable.content_id, usable.version, step_name))
 
         return ImportedWorkflow(gallery=self, content_id=usable.content_id, title=usable.title,
                                 version=usable.version, name=record.name, region=record.region,

@@ -69,23 +69,41 @@ def load_module(folder: Path, module_name: str, unique_name: str):
 class ImportedAlgorithm:
     """A subscribed algorithm version, verified and unpacked; ``train()`` starts a job (SPEC U1, U2).
 
-    ``module`` and ``preview()`` are available where the code is open or you publish it.
-    ``gallery`` is the service it came from: its public ``check_usable`` runs before every job.
+    ``module``, ``files``, ``preview()`` and ``folder`` are available where the code is open
+    or you publish it. "Closed" code is a barrier in this API, not secrecy: the files are
+    unpacked on this machine and run with your permissions (see the README).
     """
 
     def __init__(self, *, gallery, content_id: str, title: str, version: str, manifest: dict, folder: Path,
-                 code_visible: bool, unmet: list[str], jobs_root: Path, check_usable: bool = True):
+                 code_visible: bool, unmet: list[str], jobs_root: Path, via_workflow: tuple | None = None):
         self._gallery = gallery
         self.content_id = content_id
         self.title = title
         self.version = version
         self.manifest = manifest
-        self.folder = folder
-        self.code_visible = code_visible
+        self._folder = folder
+        self._code_visible = bool(code_visible)
         self.unmet_constraints = tuple(unmet)
         self.jobs_root = jobs_root
-        self._check_usable = check_usable
+        # (workflow content id, workflow version, step): a step of an imported workflow, whose
+        # subscription and audience are checked at each train() instead of this algorithm's own.
+        self._via_workflow = via_workflow
         self._module = None
+
+    @property
+    def code_visible(self) -> bool:
+        """True where the code is open to you (open code, or you publish it); read-only."""
+        return self._code_visible
+
+    @code_visible.setter
+    def code_visible(self, value) -> None:
+        raise AttributeError("code_visible is read-only: the gallery decides it (open code, or you publish it).")
+
+    @property
+    def folder(self) -> Path:
+        """The unpacked code's folder (where the code is open to you)."""
+        self._require_code_visible()
+        return self._folder
 
     def __repr__(self) -> str:
         return f"<algorithm {self.title!r} {self.version} ({self.content_id})>"
@@ -115,7 +133,7 @@ class ImportedAlgorithm:
         return self.manifest.get("requirements", [])
 
     def _require_code_visible(self) -> None:
-        if not self.code_visible:
+        if not self._code_visible:
             raise PermissionDenied(
                 f"The code of {self.title!r} is not open; you can train with it, but only its publisher sees the source."
             )
@@ -125,8 +143,8 @@ class ImportedAlgorithm:
         """The files of the algorithm (where its code is open to you)."""
         self._require_code_visible()
         return tuple(
-            p.relative_to(self.folder).as_posix()
-            for p in sorted(self.folder.rglob("*"))
+            p.relative_to(self._folder).as_posix()
+            for p in sorted(self._folder.rglob("*"))
             if p.is_file() and not p.name.startswith(".gallery") and MANIFEST_ENTRY not in p.as_posix()
         )
 
@@ -138,7 +156,7 @@ class ImportedAlgorithm:
             path = module + ".py" if module + ".py" in self.files else module + "/__init__.py"  # a package
         if path not in self.files:
             raise InvalidInput(f"{self.title!r} has no file {path!r}; its files are: {', '.join(self.files)}.")
-        return (self.folder / path).read_text("utf-8", errors="replace")[:PREVIEW_LIMIT]
+        return (self._folder / path).read_text("utf-8", errors="replace")[:PREVIEW_LIMIT]
 
     @property
     def module(self):
@@ -147,8 +165,8 @@ class ImportedAlgorithm:
         if self._module is None:
             module_name = self.entrypoint.split(":")[0]
             unique = f"gallery_{self.content_id}_{self.version.replace('.', '_')}_{module_name.replace('.', '_')}"
-            with importing_from(self.folder):  # so the module's own sibling imports resolve
-                self._module = load_module(self.folder, module_name, unique)
+            with importing_from(self._folder):  # so the module's own sibling imports resolve
+                self._module = load_module(self._folder, module_name, unique)
         return self._module
 
     def train(self, params=None, inputs=None, output_dir=None, *, memory_limit_mb=None, timeout_s=None):
@@ -156,13 +174,17 @@ class ImportedAlgorithm:
 
         Raises:
             SubscriptionRequired: your subscription was cancelled or expired since the import.
+            NotFound: the algorithm (or, for a workflow's step, the step) is no longer available to you.
             InvalidInput: a hyperparameter or input that does not fit the manifest.
         """
         from .training import start_training
 
-        if self._check_usable:
+        if self._via_workflow is not None:
+            workflow_id, workflow_version, step = self._via_workflow
+            self._gallery.check_step_usable(workflow_id, workflow_version, f"{self.content_id}@{self.version}", step)
+        else:
             self._gallery.check_usable(self.content_id)
-        return start_training(code_dir=self.folder, manifest=self.manifest, params=params, inputs=inputs,
+        return start_training(code_dir=self._folder, manifest=self.manifest, params=params, inputs=inputs,
                               output_dir=output_dir, jobs_root=self.jobs_root, memory_limit_mb=memory_limit_mb,
                               timeout_s=timeout_s)
 
@@ -251,7 +273,7 @@ class WorkflowRun:
                 state.error = f"skipped because step {blocked[0]!r} did not succeed"
                 continue
             try:
-                algorithm = self.workflow._algorithm(step["algorithm"])
+                algorithm = self.workflow._algorithm(step["algorithm"], step["name"])
                 state.job = algorithm.train(step["params"], self._resolve_inputs(step),
                                             output_dir=self.run_dir / step["name"])
                 state.status = "running"
@@ -271,14 +293,15 @@ def _dependencies(step: dict) -> list[str]:
 class ImportedWorkflow:
     """A workflow imported into a workspace; ``run()`` executes it step by step (SPEC U3).
 
-    ``load_step(reference)`` returns the ``ImportedAlgorithm`` of a step's algorithm version;
-    ``gallery.check_usable`` runs before every run.
+    ``load_step(reference, step)`` returns the ``ImportedAlgorithm`` of a step's algorithm
+    version; ``gallery.check_usable`` runs before every run, and ``gallery.check_step_usable``
+    before every step (docs/rules.md, "Workflows and access").
     """
 
     def __init__(self, *, gallery, content_id: str, title: str, version: str, name: str, region: str,
                  workspace: str, manifest: dict, runs_root: Path, load_step):
         self._gallery = gallery
-        self._load_step = load_step  # "content_id@x.y.z" -> the step's ImportedAlgorithm
+        self._load_step = load_step  # ("content_id@x.y.z", step name) -> the step's ImportedAlgorithm
         self.content_id = content_id
         self.title = title
         self.version = version
@@ -287,7 +310,7 @@ class ImportedWorkflow:
         self.workspace = workspace
         self.manifest = manifest
         self.runs_root = runs_root
-        self._algorithms: dict[str, ImportedAlgorithm] = {}
+        self._algorithms: dict[tuple[str, str], ImportedAlgorithm] = {}
 
     def __repr__(self) -> str:
         return f"<workflow {self.name!r} from {self.title!r} {self.version}, workspace {self.workspace!r}>"
@@ -296,10 +319,11 @@ class ImportedWorkflow:
     def steps(self) -> list[dict]:
         return self.manifest["steps"]
 
-    def _algorithm(self, reference: str) -> ImportedAlgorithm:
-        if reference not in self._algorithms:
-            self._algorithms[reference] = self._load_step(reference)
-        return self._algorithms[reference]
+    def _algorithm(self, reference: str, step: str) -> ImportedAlgorithm:
+        """The step's algorithm; its access is checked again by ``train`` each time a step starts."""
+        if (reference, step) not in self._algorithms:
+            self._algorithms[(reference, step)] = self._load_step(reference, step)
+        return self._algorithms[(reference, step)]
 
     def run(self, inputs: dict | None = None) -> WorkflowRun:
         """Start a run; ``inputs`` maps step name -> {input name: path} to override its wired inputs.
