@@ -377,9 +377,8 @@ class UploadHandlerMixin(GalleryHandlerMixin):
             self._temp = None
             self.send_json({"sha256": sha256, "size": self._size}, 201)
         except Exception as exc:  # noqa: BLE001
+            self._discard()  # before the answer leaves: a refused upload leaves nothing
             self.send_gallery_error(exc)
-        finally:
-            self._discard()
 
     def on_connection_close(self) -> None:
         self._discard()  # a dropped upload leaves nothing
