@@ -99,6 +99,11 @@ class RestClient(GalleryService):
         uploads: list[str] = []
         request: dict = {}
         if route.verb == "GET":
+            for name, value in values.items():
+                # A query string cannot say None; where None is not the default it is never valid.
+                if value is None and params[name].where == "query" and params[name].default is not None:
+                    raise InvalidInput(f"{name} cannot be None; leave it out for the default "
+                                       f"{params[name].default!r}.")
             query = [(name, item.encode("utf-8", "surrogatepass")) for name, value in values.items()
                      if params[name].where == "query" and value is not None and value is not UNSET
                      for item in _query_items(params[name], value)]

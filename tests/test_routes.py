@@ -21,3 +21,13 @@ def test_t6_openapi_document_covers_every_route():
     assert {r.method for r in routes.ROUTES} | {"health", "upload"} == operations
     assert doc["paths"]["/health"]["get"]["security"] == []
     assert all(op["security"] for p, ops in doc["paths"].items() if p != "/health" for op in ops.values())
+
+
+def test_import_gallery_widgets_loads_no_http_or_server_stack():
+    import subprocess
+    import sys
+
+    code = ("import sys, gallery_widgets; bad = [m for m in ('httpx', 'tornado', 'jupyter_server', "
+            "'gallery_widgets.client', 'gallery_widgets.server.handlers') if m in sys.modules]; print(bad)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

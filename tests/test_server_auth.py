@@ -317,3 +317,30 @@ def test_t6_health_needs_no_credential_and_openapi_lists_every_route(server):
     document = httpx.get(server.api + "/openapi.json", headers={"Authorization": f"Bearer {token}"}).json()
     assert document["openapi"].startswith("3.")
     assert len([op for ops in document["paths"].values() for op in ops.values()]) == len(routes.ROUTES) + 2
+
+
+def test_t6_gw_open_honours_gallery_url_and_tokens_from_the_environment(server, monkeypatch):
+    token = server.token_for("alice")
+    monkeypatch.delenv("GALLERY_TOKEN", raising=False)
+    monkeypatch.delenv("JUPYTERHUB_API_TOKEN", raising=False)
+    monkeypatch.setenv("GALLERY_URL", server.url + "/")
+    with pytest.raises(gw.InvalidInput, match="needs a token"):
+        gw.open()
+    monkeypatch.setenv("JUPYTERHUB_API_TOKEN", token)
+    assert gw.open().username == "alice"
+    monkeypatch.setenv("GALLERY_TOKEN", "gw_wrong")
+    with pytest.raises(gw.Unauthenticated, match="not known"):
+        gw.open()  # GALLERY_TOKEN comes first
+    monkeypatch.setenv("GALLERY_TOKEN", token)
+    g = gw.open()
+    assert type(g).__name__ == "RemoteGallery" and g.me.username == "alice" and g.url == server.url
+    with pytest.raises(gw.InvalidInput, match="clock"):
+        gw.open(server.url, token=token, clock=lambda: None)
+
+
+def test_t6_a_server_that_is_not_there_is_a_clear_storage_error(tmp_path):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(gw.StorageError, match="could not be reached"):
+        gw.open(f"http://127.0.0.1:{port}", token="gw_x")
