@@ -164,9 +164,11 @@ def main() -> None:
         tokens = [host_token(url, artifacts, "bench-user")] + [host_token(url, artifacts, f"user{n:04d}")
                                                                for n in range(min(args.clients, 32))]
         with httpx.Client(base_url=bases[0], headers={"Authorization": f"Bearer {tokens[0]}"}) as http:
+            # public ones only: every client's user may open them
             ids = [a["content_id"] for kind in KINDS for page in (1, 2, 3)
                    for a in http.get("/gallery/api/v1/assets", params={"kind": kind, "page": page,
-                                                                       "page_size": 100}).json()["items"]]
+                                                                       "page_size": 100}).json()["items"]
+                   if a["visibility"] == "public"]
 
         single = single_client(bases[0], tokens[0], args.repeat)
         print(f"one client, market query round trip: p50 {pct(single, 0.5):.1f} ms, p95 {pct(single, 0.95):.1f} ms "

@@ -46,7 +46,7 @@ from .errors import (
 __version__ = "0.1.0"
 
 _LAZY = {
-    "open": ("gallery_widgets.gallery", "open"),
+    "open": ("gallery_widgets.opening", "open"),
     "LocalGallery": ("gallery_widgets.gallery", "LocalGallery"),
     "SqlGallery": ("gallery_widgets.core.sql_gallery", "SqlGallery"),
     "Algorithm": ("gallery_widgets.kernel.sources", "Algorithm"),

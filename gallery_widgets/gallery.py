@@ -70,27 +70,6 @@ def _create_home(home: Path) -> None:
             ) from None
 
 
-def _open_remote(url: str, user, token, clock, artifacts):
-    """A team server's gallery (SPEC §6): who you are comes from the token, not from ``user``."""
-    if clock is not None or artifacts is not None:
-        raise InvalidInput("clock and artifacts belong to database galleries; a team server keeps its own.")
-    if token is None:
-        token = os.environ.get("GALLERY_TOKEN") or os.environ.get("JUPYTERHUB_API_TOKEN")
-    if token is None:
-        raise InvalidInput(f"The gallery at {url} needs a token: gw.open(url, token=…) or GALLERY_TOKEN (ask its "
-                           "operator for one: `gallery-widgets token create USER` on the server host).")
-    if user is not None:
-        validate.username(user, "user")
-    from .remote import RemoteGallery
-
-    gallery = RemoteGallery(url, token)
-    if user is not None and user != gallery.username:
-        gallery.close()
-        raise InvalidInput(f"This token belongs to {gallery.username!r}, not {user!r}; on a team server the token "
-                           "says who you are (leave user out).")
-    return remember(gallery)
-
-
 def open(
     url: str | None = None,
     user: str | None = None,
@@ -122,7 +101,9 @@ def open(
     if url is None and os.environ.get("GALLERY_URL"):
         url = os.environ["GALLERY_URL"]
     if url is not None and url.startswith(("http://", "https://")):
-        return _open_remote(url, user, token, clock, artifacts)
+        from .opening import open_remote
+
+        return open_remote(url, user, token, clock, artifacts)
     if token is not None:
         raise InvalidInput("token is used by team (REST) galleries only; leave it out for a database URL.")
     if clock is not None and not callable(clock):

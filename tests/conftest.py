@@ -149,6 +149,7 @@ def open_as(request, backend, gallery_url, tmp_path, clock):
     def _open(user: str):
         if server is not None:
             g = gw.open(server.url, token=server.token_for(user, admin=not opened))
+            g._db = server.context().db  # tests that check the store read what the server wrote
         else:
             g = gw.open(gallery_url, user=user, clock=clock, artifacts=tmp_path / "artifacts")
         opened.append(g)
