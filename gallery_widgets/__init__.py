@@ -31,6 +31,7 @@ from .entities import (
 from .errors import (
     AgreementRequired,
     Conflict,
+    DatabaseUnavailable,
     GalleryError,
     InvalidInput,
     NotFound,
@@ -89,7 +90,7 @@ __all__ = [
     "open", "Algorithm", "Model", "Workflow", "Step", "report", "Duration", "Paper", "Page", "Asset", "AssetSummary", "Version",
     "Finding", "Subscription", "Comment", "User", "Notification", "Constraints", "WhitelistChange", "GalleryError",
     "NotFound", "PermissionDenied", "InvalidInput", "Conflict", "SubscriptionRequired", "AgreementRequired",
-    "ScanFailed", "SchemaOutdated", "StorageError", "PackedSource", "GalleryService", "categories", "taxonomy",
+    "ScanFailed", "SchemaOutdated", "StorageError", "DatabaseUnavailable", "PackedSource", "GalleryService", "categories", "taxonomy",
     "LICENSES", "MarketBrowser", "AssetDetail",
     "PublishForm", "SubscriptionsTable", "ImportWorkflowDialog", "MyGallery", "JobView", "RunView",
 ]

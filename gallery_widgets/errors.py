@@ -68,6 +68,15 @@ class StorageError(GalleryError, OSError):
     http_status = 503
 
 
+class DatabaseUnavailable(StorageError, ConnectionError):
+    """The gallery's database server cannot be reached or refused the connection (it is
+    down, the host, port or database name is wrong, or it turned this user away). Nothing
+    was changed; the message says what the server answered and what to check."""
+
+    code = "database_unavailable"
+    http_status = 503
+
+
 __all__ = [
     "GalleryError",
     "NotFound",
@@ -79,4 +88,5 @@ __all__ = [
     "ScanFailed",
     "SchemaOutdated",
     "StorageError",
+    "DatabaseUnavailable",
 ]
