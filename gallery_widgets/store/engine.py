@@ -124,7 +124,13 @@ def make_engine(url: str, *, pool_size=None, max_overflow=None) -> Engine:
     size, overflow = pool_settings(pool_size, max_overflow)  # checked for SQLite too: a typo shows at once
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
-    connect_args = {} if "connect_timeout" in make_url(url).query else {"connect_timeout": CONNECT_TIMEOUT_S}
+    # prepare_threshold=None: psycopg never prepares server-side, so PostgreSQL plans every
+    # statement with its real values. A prepared market statement may switch to a generic
+    # plan after five runs, which cannot tell a rare word or category from a common one
+    # (230 ms instead of 4.5 ms for "model" + a category); planning costs ~0.1-0.3 ms.
+    connect_args = {"prepare_threshold": None}
+    if "connect_timeout" not in make_url(url).query:
+        connect_args["connect_timeout"] = CONNECT_TIMEOUT_S
     engine = create_engine(
         url, pool_pre_ping=True, pool_size=size, max_overflow=overflow, connect_args=connect_args
     )
