@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
+import unicodedata
 from dataclasses import dataclass, field
 
 from sqlalchemy import column, desc, exists, func, literal_column, select, table, text
@@ -80,11 +81,23 @@ def ddl(dialect_name: str, *, drop: bool = False) -> tuple[str, ...]:
     raise NotImplementedError(f"gallery_widgets supports SQLite and PostgreSQL, not {dialect_name}")
 
 
+def without_accents(value: str) -> str:
+    """``value`` with its accents and compatibility forms folded away ("Café" -> "Cafe").
+
+    What both indexes read (``asset_texts.search_doc``) and every query word go through this,
+    so ``cafe`` finds "Café" on PostgreSQL as FTS5's ``remove_diacritics`` does on SQLite,
+    with no database extension (``unaccent`` needs rights a team's database user may lack).
+    """
+    if value.isascii():
+        return value
+    return "".join(c for c in unicodedata.normalize("NFKD", value) if not unicodedata.combining(c))
+
+
 def terms(query: str) -> list[str]:
-    """The words of a user's query, lower-cased; every one must match."""
+    """The words of a user's query, lower-cased and without accents; every one must match."""
     from ..errors import InvalidInput
 
-    words = [w.lower() for w in _WORD.findall(query or "")]
+    words = [w.lower() for w in _WORD.findall(without_accents(query or ""))]
     if len(words) > MAX_TERMS:
         raise InvalidInput(f"A search takes at most {MAX_TERMS} words; this one has {len(words)}. Drop the least specific.")
     return words
@@ -220,14 +233,15 @@ def _run_postgres(session, q: MarketQuery, assets, order) -> MarketResult:
     """PostgreSQL: the core's SQL filters plus one of two word checks, chosen here so the
     planner never has to guess how common a word is (a wrong guess walks 88,000 postings):
 
-    - a rare word (at most ``RARE_WORDS`` assets say it): ``id IN (GIN set)``, sorted;
-      the total is exact, since the set is small;
-    - a common word, or none: the word is checked per row by a scalar subquery (the
-      planner cannot turn it into a join over the word's postings), while walking the sort
-      index until the page is full; the total counts at most ``count_limit(q) + 1`` rows.
+    - a rare word (at most ``RARE_WORDS`` assets say it): ``id IN (GIN set)``; the set is
+      small, so one statement returns the page and the exact total (a window count);
+    - a common word, or none: the word is checked row by row (EXISTS on ``asset_search``'s
+      primary key) while a sort index is walked until the page is full; the total stops
+      counting after ``count_limit(q) + 1`` rows.
 
     Every statement is planned with its real values (the engine never prepares
-    server-side; see ``engine.make_engine``), so the category and user are known too.
+    server-side; see ``engine.make_engine``), so the word, category and user are known, and
+    joins are nested loops, so no plan reads a whole posting list to hash or merge it.
     """
     index = _PostgresIndex()
     conditions = list(q.filters)
@@ -242,23 +256,24 @@ def _run_postgres(session, q: MarketQuery, assets, order) -> MarketResult:
     # Joins are nested loops over indexes: a market page or capped count reads a few hundred
     # rows, and a hash or merge join would read the word's or category's whole posting list.
     session.execute(_NESTED_LOOPS_ONLY)
+    if order is None and q.words and q.tab != "favorites":  # relevance: rank the matches inside PostgreSQL
+        vector = select(index.search.c.vector).where(index.search.c.asset_id == assets.id).scalar_subquery()
+        order = [desc(func.ts_rank(vector, func.to_tsquery("simple", index.words(q.words)))), desc(assets.id)]
+    order = order or [desc(assets.subscriptions), desc(assets.id)]
     if q.tab == "favorites" or rare:
-        total = session.scalar(select(func.count()).select_from(assets).where(*conditions))
-        exact = True
-    else:
-        limit = count_limit(q)
-        found = session.scalar(select(func.count()).select_from(
-            select(literal_column("1")).select_from(assets).where(*conditions).limit(limit + 1).subquery()))
-        total, exact = min(found, limit), found <= limit
+        # A small set: its exact total and the page in one statement.
+        statement = select(assets.id, func.count().over()).where(*conditions).order_by(*order)
+        rows = session.execute(statement.offset(q.offset).limit(q.limit)).all()
+        if rows or q.offset == 0:
+            return MarketResult(rows[0][1] if rows else 0, True, [row[0] for row in rows])
+        return MarketResult(session.scalar(select(func.count()).select_from(assets).where(*conditions)), True, [])
+    limit = count_limit(q)
+    found = session.scalar(select(func.count()).select_from(
+        select(literal_column("1")).select_from(assets).where(*conditions).limit(limit + 1).subquery()))
+    total, exact = min(found, limit), found <= limit
     if total == 0 or (exact and q.offset >= total):
         return MarketResult(total, exact, [])
-    if order is None and q.words and q.tab != "favorites":  # relevance: rank the matches inside PostgreSQL
-        rank = func.ts_rank(
-            select(index.search.c.vector).where(index.search.c.asset_id == assets.id).scalar_subquery(),
-            func.to_tsquery("simple", index.words(q.words)),
-        )
-        order = [desc(rank), desc(assets.id)]
-    statement = select(assets.id).where(*conditions).order_by(*(order or [desc(assets.subscriptions), desc(assets.id)]))
+    statement = select(assets.id).where(*conditions).order_by(*order)
     return MarketResult(total, exact, list(session.scalars(statement.offset(q.offset).limit(q.limit))))
 
 
