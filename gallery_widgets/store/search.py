@@ -264,9 +264,12 @@ def _run_postgres(session, q: MarketQuery, assets, order) -> MarketResult:
         # A small set: its exact total and the page in one statement.
         statement = select(assets.id, func.count().over()).where(*conditions).order_by(*order)
         rows = session.execute(statement.offset(q.offset).limit(q.limit)).all()
-        if rows or q.offset == 0:
-            return MarketResult(rows[0][1] if rows else 0, True, [row[0] for row in rows])
-        return MarketResult(session.scalar(select(func.count()).select_from(assets).where(*conditions)), True, [])
+        ids = [row[0] for row in rows]
+        total = rows[0][1] if rows else 0
+        if not rows and q.offset:
+            total = session.scalar(select(func.count()).select_from(assets).where(*conditions))
+        # The favorites tab is always exact; a market total past the cap reads as on SQLite.
+        return MarketResult(total, True, ids) if q.tab == "favorites" else _capped(total, q, ids)
     limit = count_limit(q)
     found = session.scalar(select(func.count()).select_from(
         select(literal_column("1")).select_from(assets).where(*conditions).limit(limit + 1).subquery()))
