@@ -512,7 +512,11 @@ class GalleryService(ABC):
 
     @abstractmethod
     def tokens(self) -> tuple[AccessToken, ...]:
-        """The user's tokens, newest first, without secrets (revoked ones too)."""
+        """The user's tokens, newest first, without secrets (revoked ones too).
+
+        Raises:
+            StorageError: the gallery's storage cannot be read.
+        """
 
     @abstractmethod
     def revoke_token(self, name: str) -> AccessToken:
