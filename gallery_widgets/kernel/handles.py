@@ -75,13 +75,15 @@ class ImportedAlgorithm:
     """
 
     def __init__(self, *, gallery, content_id: str, title: str, version: str, manifest: dict, folder: Path,
-                 code_visible: bool, unmet: list[str], jobs_root: Path, via_workflow: tuple | None = None):
+                 code_visible: bool, unmet: list[str], jobs_root: Path, via_workflow: tuple | None = None,
+                 digest: str | None = None):
         self._gallery = gallery
         self.content_id = content_id
         self.title = title
         self.version = version
         self.manifest = manifest
         self._folder = folder
+        self._digest = digest  # the artifact's sha256: its unpacked tree is checked again before each use
         self._code_visible = bool(code_visible)
         self.unmet_constraints = tuple(unmet)
         self.jobs_root = jobs_root
@@ -98,6 +100,13 @@ class ImportedAlgorithm:
     @code_visible.setter
     def code_visible(self, value) -> None:
         raise AttributeError("code_visible is read-only: the gallery decides it (open code, or you publish it).")
+
+    def _checked_folder(self) -> Path:
+        """The unpacked code, checked file by file against the verified archive just now
+        (and unpacked again if anything changed it since), before it is imported or run."""
+        if self._digest is not None:
+            self._folder = self._gallery._artifact_folder(self._digest)
+        return self._folder
 
     @property
     def folder(self) -> Path:
@@ -165,8 +174,9 @@ class ImportedAlgorithm:
         if self._module is None:
             module_name = self.entrypoint.split(":")[0]
             unique = f"gallery_{self.content_id}_{self.version.replace('.', '_')}_{module_name.replace('.', '_')}"
-            with importing_from(self._folder):  # so the module's own sibling imports resolve
-                self._module = load_module(self._folder, module_name, unique)
+            folder = self._checked_folder()
+            with importing_from(folder):  # so the module's own sibling imports resolve
+                self._module = load_module(folder, module_name, unique)
         return self._module
 
     def train(self, params=None, inputs=None, output_dir=None, *, memory_limit_mb=None, timeout_s=None):
@@ -177,6 +187,7 @@ class ImportedAlgorithm:
             NotFound: the algorithm (or, for a workflow's step, the step) is no longer available to you.
             InvalidInput: a hyperparameter or input that does not fit the manifest.
         """
+        from .extract import checked_files
         from .training import start_training
 
         if self._via_workflow is not None:
@@ -184,9 +195,11 @@ class ImportedAlgorithm:
             self._gallery.check_step_usable(workflow_id, workflow_version, f"{self.content_id}@{self.version}", step)
         else:
             self._gallery.check_usable(self.content_id)
-        return start_training(code_dir=self._folder, manifest=self.manifest, params=params, inputs=inputs,
+        folder = self._checked_folder()
+        # The job runs a checked copy in its own folder, never the shared cache (see extract.py).
+        return start_training(code_dir=folder, manifest=self.manifest, params=params, inputs=inputs,
                               output_dir=output_dir, jobs_root=self.jobs_root, memory_limit_mb=memory_limit_mb,
-                              timeout_s=timeout_s)
+                              timeout_s=timeout_s, code_files=checked_files(folder) if self._digest else None)
 
     def jobs(self):
         """Training jobs of this algorithm on this machine, newest first."""

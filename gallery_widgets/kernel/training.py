@@ -35,7 +35,8 @@ def check_inputs(manifest: dict, inputs) -> dict[str, Path]:
 
 
 def start_training(*, code_dir: Path, manifest: dict, params, inputs, output_dir, jobs_root: Path,
-                   memory_limit_mb: int | None = None, timeout_s: float | None = None):
+                   memory_limit_mb: int | None = None, timeout_s: float | None = None,
+                   code_files: dict[str, str] | None = None):
     """Validate, then start the algorithm as a job in its own process; returns the ``Job``."""
     from .runtime.jobs import start_job
 
@@ -56,4 +57,5 @@ def start_training(*, code_dir: Path, manifest: dict, params, inputs, output_dir
         name=manifest["name"],
         memory_limit_mb=memory_limit_mb,
         timeout_s=timeout_s,
+        code_files=code_files,
     )
