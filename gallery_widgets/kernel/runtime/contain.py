@@ -36,9 +36,10 @@ def become_subreaper() -> bool:
     return _prctl(PR_SET_CHILD_SUBREAPER, 1)
 
 
-def die_with_parent() -> bool:
-    """This process gets SIGKILL when its parent dies (Linux); False elsewhere."""
-    return _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+def die_with_parent(signum: int = signal.SIGKILL) -> bool:
+    """This process gets ``signum`` when its parent (strictly: the parent's thread that
+    started it) ends (Linux); False elsewhere."""
+    return _prctl(PR_SET_PDEATHSIG, int(signum))
 
 
 def kill_tree(root_pid: int, *, include_root: bool) -> int:

@@ -367,7 +367,8 @@ class Job:
 
 def start_job(*, code_dir: Path, entrypoint: str, params: dict, inputs: dict[str, Path], outputs: dict[str, Path],
               jobs_root: Path, name: str, memory_limit_mb: int | None = None, timeout_s: float | None = None,
-              env: dict | None = None, code_files: dict[str, str] | None = None) -> Job:
+              env: dict | None = None, code_files: dict[str, str] | None = None, job_id: str | None = None,
+              die_with_parent: bool = False) -> Job:
     """Run ``entrypoint`` (``module:function`` in ``code_dir``) as
     ``function(params, inputs, outputs)`` in a new process, and return its ``Job`` at once.
 
@@ -377,7 +378,9 @@ def start_job(*, code_dir: Path, entrypoint: str, params: dict, inputs: dict[str
     (``ENV_ALLOWED``). With ``code_files`` (relative path -> sha256, an imported
     artifact's checked file list) exactly those files are copied into the job's own
     ``code/`` folder, each checked on the copied bytes, and the job runs that copy; it
-    works in its own ``work/`` folder either way.
+    works in its own ``work/`` folder either way. ``job_id`` names the job folder (a
+    cluster job keeps the id its kernel gave it); with ``die_with_parent`` the job ends
+    when the process that started it ends (a Dask worker), instead of outliving it.
 
     Raises:
         InvalidInput: an argument is malformed (the message names it), or an input is missing.
@@ -404,12 +407,13 @@ def start_job(*, code_dir: Path, entrypoint: str, params: dict, inputs: dict[str
         "host": socket.gethostname(),
         "pid": None,
         "start_ticks": None,
+        "die_with_parent": bool(die_with_parent),
     }
     child_env = _child_env(env)
 
     jobs_root = Path(jobs_root).expanduser().resolve()
     jobs_root.mkdir(parents=True, exist_ok=True)
-    job_dir = _new_job_dir(jobs_root)
+    job_dir = _new_job_dir(jobs_root, job_id)
     if code_files is not None:
         from ..extract import copy_checked
 
@@ -565,7 +569,22 @@ def _child_env(extra: dict | None) -> dict:
     return env
 
 
-def _new_job_dir(jobs_root: Path) -> Path:
+def new_job_id() -> str:
+    return f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+
+
+JOB_ID = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{6}$")
+
+
+def _new_job_dir(jobs_root: Path, job_id: str | None = None) -> Path:
+    if job_id is not None:
+        if not isinstance(job_id, str) or not JOB_ID.match(job_id):
+            raise InvalidInput(f"job_id must look like '20260115-090000-1a2b3c', got {job_id!r}.")
+        try:
+            (jobs_root / job_id).mkdir()
+        except FileExistsError:
+            raise InvalidInput(f"there is already a job {job_id!r} in {jobs_root}.") from None
+        return jobs_root / job_id
     while True:
         job_id = f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
         try:

@@ -247,12 +247,18 @@ def main(argv: list[str]) -> None:
     spec = read_json(job_dir / SPEC_FILE)
     if spec is None:
         sys.exit(f"gallery_widgets runner: no readable {SPEC_FILE} in {job_dir}")
-    from gallery_widgets.kernel.runtime.contain import become_subreaper
+    from gallery_widgets.kernel.runtime.contain import become_subreaper, die_with_parent
 
     become_subreaper()
+    if spec.get("die_with_parent"):
+        # A job a Dask worker started ends with the worker: SIGTERM, which the
+        # supervisor turns into stopping the whole job (it is installed right below).
+        die_with_parent(signal.SIGTERM)
     started = process_state(os.getpid())
     write_json_atomic(job_dir / STARTED_FILE, {"time": now_iso(), "pid": os.getpid(),
                                                "start_ticks": started[1] if started else None})
+    pending_stop = []  # a stop that arrives before the child exists is passed on once it does
+    signal.signal(signal.SIGTERM, lambda signum, frame: pending_stop.append(signum))
     read_end, write_end = os.pipe()
     child = os.fork()
     if child == 0:
@@ -262,7 +268,7 @@ def main(argv: list[str]) -> None:
         os.close(write_end)
         _child_main(job_dir, spec, supervisor=os.getppid())
     os.close(write_end)
-    _supervise(job_dir, spec, child, read_end)
+    _supervise(job_dir, spec, child, read_end, pending_stop)
 
 
 def _child_main(job_dir: Path, spec: dict, supervisor: int) -> None:
@@ -271,11 +277,11 @@ def _child_main(job_dir: Path, spec: dict, supervisor: int) -> None:
 
     from gallery_widgets.kernel.runtime.contain import die_with_parent
 
-    die_with_parent()  # the supervisor killed from outside takes the algorithm with it
+    signal.signal(signal.SIGTERM, _Stop.handler)  # a stop before the user's code runs cancels it at once
+    signal.signal(signal.SIGINT, _Stop.handler)
+    die_with_parent(signal.SIGKILL)  # the supervisor killed from outside takes the algorithm with it
     if os.getppid() != supervisor:
         os._exit(1)  # it died before the line above took effect
-    signal.signal(signal.SIGTERM, _Stop.handler)
-    signal.signal(signal.SIGINT, _Stop.handler)
     faulthandler.enable()  # a segfault still leaves a Python traceback in the log
     if spec.get("memory_limit_mb"):
         _limit_memory(spec["memory_limit_mb"])
@@ -333,12 +339,14 @@ class _Supervisor:
         self.escalate(None)
 
 
-def _supervise(job_dir: Path, spec: dict, child: int, read_end: int) -> None:
+def _supervise(job_dir: Path, spec: dict, child: int, read_end: int, pending_stop: list) -> None:
     import threading
 
     supervisor = _Supervisor(job_dir, spec, child)
     signal.signal(signal.SIGTERM, supervisor.on_signal)
     signal.signal(signal.SIGINT, supervisor.on_signal)
+    if pending_stop:
+        supervisor.escalate(None)
     pump = threading.Thread(target=_pump_log, args=(read_end, job_dir), name="gallery-job-log", daemon=True)
     pump.start()
     timer = None
