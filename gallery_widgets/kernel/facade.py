@@ -290,6 +290,14 @@ class KernelSide:
 
         return extract.fetch(digest, self.cache_root, self._verified_archive)
 
+    def _worker_fetcher(self, digest: str):
+        """How a Dask worker gets the archive of ``digest`` (the worker verifies it): here it
+        travels with the task; an embedded gallery whose artifact folder the workers share
+        overrides this (``FolderFetcher``), a served gallery can fetch it over REST."""
+        from .cluster import InlineFetcher
+
+        return InlineFetcher(self._verified_archive(digest))
+
     def _verified_archive(self, digest: str) -> bytes:
         """The archive of ``digest`` from the gallery, checked against its sha256 before
         anything else reads it (SPEC U7, T5)."""

@@ -179,13 +179,20 @@ class ImportedAlgorithm:
                 self._module = load_module(folder, module_name, unique)
         return self._module
 
-    def train(self, params=None, inputs=None, output_dir=None, *, memory_limit_mb=None, timeout_s=None):
+    def train(self, params=None, inputs=None, output_dir=None, *, memory_limit_mb=None, timeout_s=None,
+              cluster=None):
         """Start a training job in its own process; returns the ``Job`` (SPEC U2, U4).
+
+        ``cluster`` runs it on a Dask cluster instead: a ``distributed.Client``, a cluster
+        object or a scheduler address (default: ``GALLERY_DASK_SCHEDULER`` when set, else
+        this machine; ``"local"`` forces this machine). Inputs and ``output_dir`` must then
+        be paths every worker can reach.
 
         Raises:
             SubscriptionRequired: your subscription was cancelled or expired since the import.
             NotFound: the algorithm (or, for a workflow's step, the step) is no longer available to you.
             InvalidInput: a hyperparameter or input that does not fit the manifest.
+            GalleryError: the Dask scheduler cannot be reached.
         """
         from .extract import checked_files
         from .training import start_training
@@ -199,7 +206,14 @@ class ImportedAlgorithm:
         # The job runs a checked copy in its own folder, never the shared cache (see extract.py).
         return start_training(code_dir=folder, manifest=self.manifest, params=params, inputs=inputs,
                               output_dir=output_dir, jobs_root=self.jobs_root, memory_limit_mb=memory_limit_mb,
-                              timeout_s=timeout_s, code_files=checked_files(folder) if self._digest else None)
+                              timeout_s=timeout_s, code_files=checked_files(folder) if self._digest else None,
+                              cluster=cluster, code_ref=self._code_ref)
+
+    def _code_ref(self) -> tuple[str, object]:
+        """(digest, fetcher) with which a Dask worker gets this algorithm's archive."""
+        if self._digest is None:
+            raise InvalidInput(f"{self.title!r} cannot run on a cluster: it was not imported from a gallery.")
+        return self._digest, self._gallery._worker_fetcher(self._digest)
 
     def jobs(self):
         """Training jobs of this algorithm on this machine, newest first."""

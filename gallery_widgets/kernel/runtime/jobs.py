@@ -315,6 +315,11 @@ class Job:
         if self.status in FINAL_STATES:
             return self
         write_json_once(self.job_dir / CANCEL_FILE, {"time": now_iso(), "reason": reason, "by_pid": os.getpid()})
+        if self._spec.get("cluster"):  # a mirror of a job on a Dask worker: the worker stops it
+            from ..cluster import cancel_mirror
+
+            cancel_mirror(self, reason, KILL_AFTER_S + 10)
+            return self
         pid = self.pid
         if pid is not None and self._process()[0]:
             # The runner (the group's leader) passes SIGTERM on and kills whatever the job
