@@ -178,19 +178,23 @@ def run_on_worker(payload: dict, *upstream: dict) -> dict:
 
     blocked = [record["step"] for record in upstream if record.get("status") != "succeeded"]
     if blocked:
-        return {"status": "skipped", "skipped_because": blocked[0]}
+        return {"status": "skipped", "step": payload.get("step"), "skipped_because": blocked[0]}
     cancel = Event(f"gallery-cancel-{payload['job_id']}")
     if cancel.is_set():
         return {"status": "cancelled", "step": payload.get("step")}
     root = worker_root()
-    folder = fetch(payload["digest"], root / "cache", _verified(payload["fetcher"]))
-    inputs = dict(payload["inputs"])
-    for name, (step, output) in payload.get("wired", {}).items():
-        inputs[name] = next(r for r in upstream if r["step"] == step)["outputs"][output]
-    job = start_job(code_dir=folder, code_files=checked_files(folder), entrypoint=payload["entrypoint"],
-                    params=payload["params"], inputs=inputs, outputs=payload["outputs"], jobs_root=root / "jobs",
-                    name=payload["name"], memory_limit_mb=payload.get("memory_limit_mb"),
-                    timeout_s=payload.get("timeout_s"), job_id=payload["job_id"], die_with_parent=True)
+    try:
+        folder = fetch(payload["digest"], root / "cache", _verified(payload["fetcher"]))
+        inputs = dict(payload["inputs"])
+        for name, (step, output) in payload.get("wired", {}).items():
+            inputs[name] = next(r for r in upstream if r["step"] == step)["outputs"][output]
+        job = start_job(code_dir=folder, code_files=checked_files(folder), entrypoint=payload["entrypoint"],
+                        params=payload["params"], inputs=inputs, outputs=payload["outputs"], jobs_root=root / "jobs",
+                        name=payload["name"], memory_limit_mb=payload.get("memory_limit_mb"),
+                        timeout_s=payload.get("timeout_s"), job_id=payload["job_id"], die_with_parent=True)
+    except Exception as error:  # noqa: BLE001 - reported on the job, and dependents are skipped, not crashed
+        return {"status": "failed", "step": payload.get("step"),
+                "error": f"the job could not start on the worker: {type(error).__name__}: {error}"}
     while True:
         try:
             job.wait(timeout=0.2)
@@ -373,11 +377,15 @@ class _Relay(threading.Thread):
             time.sleep(RELAY_INTERVAL_S)
         status = self.future.status
         if status == "finished":
-            self.record = self.future.result()
-            if self.record.get("status") in ("skipped",) or (self.record.get("status") == "cancelled"
-                                                            and self.record.get("result") is None):
-                if self.record["status"] == "cancelled" and (self.mirror / SPEC_FILE).exists():
+            self.record = record = self.future.result()
+            if record.get("status") == "skipped":
+                return
+            if record.get("status") == "cancelled" and record.get("result") is None:
+                if (self.mirror / SPEC_FILE).exists():
                     self._finish(_cancelled())
+                return
+            if record.get("result") is None:
+                self._finish(_failed(record.get("error") or "the job ended without recording a result"))
                 return
             try:
                 answer = self._pull()  # the last of the log

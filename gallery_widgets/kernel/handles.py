@@ -197,17 +197,22 @@ class ImportedAlgorithm:
         from .extract import checked_files
         from .training import start_training
 
-        if self._via_workflow is not None:
-            workflow_id, workflow_version, step = self._via_workflow
-            self._gallery.check_step_usable(workflow_id, workflow_version, f"{self.content_id}@{self.version}", step)
-        else:
-            self._gallery.check_usable(self.content_id)
+        self._check_access()
         folder = self._checked_folder()
         # The job runs a checked copy in its own folder, never the shared cache (see extract.py).
         return start_training(code_dir=folder, manifest=self.manifest, params=params, inputs=inputs,
                               output_dir=output_dir, jobs_root=self.jobs_root, memory_limit_mb=memory_limit_mb,
                               timeout_s=timeout_s, code_files=checked_files(folder) if self._digest else None,
                               cluster=cluster, code_ref=self._code_ref)
+
+    def _check_access(self) -> None:
+        """U4 now: this algorithm's own subscription, or for a workflow's step the workflow's
+        subscription and the step's audience."""
+        if self._via_workflow is not None:
+            workflow_id, workflow_version, step = self._via_workflow
+            self._gallery.check_step_usable(workflow_id, workflow_version, f"{self.content_id}@{self.version}", step)
+        else:
+            self._gallery.check_usable(self.content_id)
 
     def _code_ref(self) -> tuple[str, object]:
         """(digest, fetcher) with which a Dask worker gets this algorithm's archive."""
@@ -233,7 +238,8 @@ class StepRun:
 class WorkflowRun:
     """One run of an imported workflow: steps start in dependency order, each a job (SPEC U3)."""
 
-    def __init__(self, workflow: "ImportedWorkflow", inputs: dict, run_dir: Path):
+    def __init__(self, workflow: "ImportedWorkflow", inputs: dict, run_dir: Path, client=None):
+        self._client = client  # a distributed.Client: the run is one Dask graph (cluster_run.py)
         self.workflow = workflow
         self.run_dir = run_dir
         self.inputs = inputs
@@ -289,6 +295,11 @@ class WorkflowRun:
         return resolved
 
     def _run(self) -> None:
+        if self._client is not None:
+            from .cluster_run import run_graph
+
+            run_graph(self, self._client)
+            return
         for step in self.workflow.steps:
             state = self.steps[step["name"]]
             blocked = [d for d in _dependencies(step) if self.steps[d].status != "succeeded"]
@@ -352,21 +363,30 @@ class ImportedWorkflow:
             self._algorithms[(reference, step)] = self._load_step(reference, step)
         return self._algorithms[(reference, step)]
 
-    def run(self, inputs: dict | None = None) -> WorkflowRun:
+    def run(self, inputs: dict | None = None, *, cluster=None) -> WorkflowRun:
         """Start a run; ``inputs`` maps step name -> {input name: path} to override its wired inputs.
+
+        ``cluster`` runs it on a Dask cluster as one graph (independent steps in parallel):
+        a ``distributed.Client``, a cluster object or a scheduler address; default
+        ``GALLERY_DASK_SCHEDULER`` when set, else this machine (``"local"`` forces it).
+        The run's folder (under ``runs_root``) must then be reachable by every worker.
 
         Raises:
             SubscriptionRequired: your subscription was cancelled or expired.
             InvalidInput: ``inputs`` names a step that does not exist.
+            GalleryError: the Dask scheduler cannot be reached.
         """
+        from .cluster import resolve
+
         inputs = inputs or {}
         unknown = sorted(set(inputs) - {s["name"] for s in self.steps})
         if unknown:
             raise InvalidInput(f"inputs names unknown step(s) {', '.join(unknown)}; steps: "
                                f"{', '.join(s['name'] for s in self.steps)}.")
         self._gallery.check_usable(self.content_id)
+        client = resolve(cluster)
         parent = self.runs_root / self.workspace / self.name
         parent.mkdir(parents=True, exist_ok=True)
         # A folder of its own for every run: runs started together must not share outputs.
         run_dir = Path(tempfile.mkdtemp(dir=parent, prefix=time.strftime("%Y%m%d-%H%M%S-")))
-        return WorkflowRun(self, inputs, run_dir)
+        return WorkflowRun(self, inputs, run_dir, client)
