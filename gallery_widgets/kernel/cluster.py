@@ -31,7 +31,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 from pathlib import Path
 
 from ..errors import GalleryError, InvalidInput
@@ -359,6 +358,7 @@ class _Relay(threading.Thread):
         return None
 
     def _follow(self) -> None:
+        distributed = _distributed()
         failures = 0
         while True:
             if self.future.done():
@@ -374,7 +374,10 @@ class _Relay(threading.Thread):
             if self.worker is not None and self._worker_lost(failures):
                 self._lost()
                 return
-            time.sleep(RELAY_INTERVAL_S)
+            try:  # wakes at once when the task ends, else after the interval
+                distributed.wait([self.future], timeout=RELAY_INTERVAL_S)
+            except (TimeoutError, distributed.TimeoutError):
+                pass
         status = self.future.status
         if status == "finished":
             self.record = record = self.future.result()
