@@ -112,7 +112,9 @@ def test_u2_logs_are_live(tmp_path, monkeypatch):
             time.sleep(0.02)
         print("finished")
     """)
-    wait_for(lambda: "a warning" in job.logs, what="the first lines in the log")
+    # report() comes after the prints: wait for both (the output reaches the log through
+    # the runner's pipe, so the two may arrive in either order)
+    wait_for(lambda: "a warning" in job.logs and job.progress is not None, what="the first lines and progress")
     assert job.status == "running"
     assert "epoch 1 done" in job.logs and "finished" not in job.logs
     assert job.tail(1) == "a warning"

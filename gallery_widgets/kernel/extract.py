@@ -48,11 +48,14 @@ def file_list(data: bytes) -> dict[str, str]:
 def tree_differences(folder: Path, expected: dict[str, str]) -> list[str]:
     """How ``folder`` differs from ``expected`` (empty when it holds exactly those files)."""
     found = {}
+    if folder.is_symlink():
+        return [f"{folder} was replaced by a link"]
     for path in folder.rglob("*"):
+        name = path.relative_to(folder).as_posix()
         if path.is_symlink():
-            found[path.relative_to(folder).as_posix()] = "symlink"
-        elif path.is_file() and path.name != _COMPLETE:
-            found[path.relative_to(folder).as_posix()] = _sha256_file(path)
+            found[name] = "symlink"
+        elif path.is_file() and name != _COMPLETE:  # only our marker at the top is not the archive's
+            found[name] = _sha256_file(path)
     problems = [f"{name} was added" for name in sorted(set(found) - set(expected))]
     problems += [f"{name} is missing" for name in sorted(set(expected) - set(found))]
     problems += [f"{name} was changed" for name in sorted(set(found) & set(expected)) if found[name] != expected[name]]
