@@ -36,6 +36,14 @@ class LocalGallery(KernelSide, SqlGallery):
         """The gallery's folder: its artifact cache, job folders and workflow runs live there."""
         return Path(self._ctx.home) if self._ctx.home else default_home()
 
+    def _worker_fetcher(self, digest: str):
+        """Dask workers read the archive from this gallery's artifact folder (they must see it
+        at the same path) and verify it themselves."""
+        from .kernel.cluster import FolderFetcher
+
+        root = getattr(self._ctx.artifacts, "root", None)
+        return FolderFetcher(root) if root is not None else super()._worker_fetcher(digest)
+
 
 def _context(url: str | None, artifacts: str | os.PathLike | None, **pool):
     home = default_home()
