@@ -391,7 +391,7 @@ class _Relay(threading.Thread):
                 return
             try:  # wakes at once when the task ends, else after the interval
                 distributed.wait([self.future], timeout=RELAY_INTERVAL_S)
-            except (TimeoutError, distributed.TimeoutError):
+            except Exception:  # noqa: BLE001 - a timeout, or a cancelled future: decided at the top
                 pass
         status = self.future.status
         if status == "finished":
@@ -472,8 +472,10 @@ class _Relay(threading.Thread):
         """Job.cancel() of the mirror: the task cancels the job on its worker (SIGTERM, SIGKILL after 3 s)."""
         self.cancel_requested = True
         self.cancel_event().set()
-        if not (self.mirror / STARTED_FILE).exists():
-            self.future.cancel()  # not started yet: it never will
+        if self.worker is None:
+            # No worker has the job yet: it never starts (had it just started, the event
+            # set above stops it on its worker all the same).
+            self.future.cancel()
         self.ended.wait(wait_s)
 
 
