@@ -255,6 +255,23 @@ def test_u3_failing_step_on_the_cluster_names_itself_and_skips_its_dependents(cl
     assert "fit" not in run.jobs
 
 
+def test_u4_cluster_step_checks_the_subscription_when_it_starts(client, home, alice, bob, tmp_path):
+    sleeper = algorithm(tmp_path, "sleeper", SLEEPER, inputs=[], outputs=["out"],
+                        hyperparameters="- {name: seconds, type: float, default: 1.0}\n"
+                                        "- {name: value, type: int, default: 0}\n")
+    first = gw.Step("first", sleeper, params={"seconds": 3})
+    after = gw.Step("after", fit_algo(tmp_path), inputs={"table": first.output("out")})
+    imported = subscribe_import(alice, bob, gw.Workflow("gated", steps=[first, after]), "Gated")
+    run = imported.run(cluster=client)
+    wait_for(lambda: "first" in run.jobs and run.jobs["first"].status == "running", timeout=60,
+             what="the first step to start")
+    bob.cancel_subscription(imported.content_id)  # while the first step runs
+    run.wait(90)
+    assert run.steps["first"].status == "succeeded"
+    assert run.steps["after"].status == "failed" and run.failed_step == "after"
+    assert "was not started" in run.steps["after"].error and "retrieve" in run.steps["after"].error.lower()
+
+
 def test_u3_cancel_a_cluster_run_stops_its_steps(client, home, alice, bob, tmp_path):
     sleeper = algorithm(tmp_path, "sleeper", SLEEPER, inputs=[], outputs=["out"],
                         hyperparameters="- {name: seconds, type: float, default: 1.0}\n"

@@ -291,3 +291,18 @@ def test_u2_many_lines_keep_the_newest_output(tmp_path):
     assert job.status == "succeeded", job.error
     assert job.tail(1).startswith("line 0399999")
     assert sum(p.stat().st_size for p in job.job_dir.glob("log*.txt")) <= 2 * LOG_PART_BYTES + 65536
+
+
+def test_u2_metrics_and_events_cannot_flood_the_views(tmp_path):
+    job = run(tmp_path, """
+        report(note="n" * 5_000_000)
+        with open(os.environ["GALLERY_JOB_EVENTS"], "a") as events:  # around gw.report, straight into the file
+            events.write('{"progress": 0.9, "metrics": {"huge": "' + "h" * 3_000_000 + '"}}\\n')
+            events.write('[1, 2]\\n{"metrics": "not a dict"}\\n')
+        report(progress=0.5, loss=0.25)
+        return {"summary": "s" * 2_000_000}
+    """).wait(timeout=60)
+    assert job.status == "succeeded", job.error
+    assert job.progress == 0.5  # the over-long line was skipped, the lines after it were read
+    assert job.metrics["loss"] == 0.25 and "huge" not in job.metrics
+    assert len(job.metrics["note"]) == len(job.metrics["summary"]) == 1001

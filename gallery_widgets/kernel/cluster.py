@@ -179,6 +179,14 @@ def run_on_worker(payload: dict, *upstream: dict) -> dict:
     if blocked:
         return {"status": "skipped", "step": payload.get("step"), "skipped_because": blocked[0]}
     cancel = Event(f"gallery-cancel-{payload['job_id']}")
+    if payload.get("gated"):
+        # A workflow step may start long after the run was submitted: the kernel checks the
+        # subscription and the step's audience again now (U4) and opens the gate, or cancels.
+        Event(f"gallery-ready-{payload['job_id']}").set()
+        go = Event(f"gallery-go-{payload['job_id']}")
+        while not go.wait(timeout=0.2):
+            if cancel.is_set():
+                break
     if cancel.is_set():
         return {"status": "cancelled", "step": payload.get("step")}
     root = worker_root()
@@ -241,9 +249,11 @@ def cancel_remote(scheduler: str, job_id: str) -> None:
 
 def submit(client, *, code: tuple[str, object], entrypoint: str, params: dict, inputs: dict, outputs: dict,
            jobs_root: Path, name: str, memory_limit_mb=None, timeout_s=None, step: str | None = None,
-           wired: dict | None = None, upstream=(), mirror_now: bool = True) -> "_Relay":
+           wired: dict | None = None, upstream=(), mirror_now: bool = True, gate=None) -> "_Relay":
     """Submit one job to the cluster and start relaying it into a mirror folder under
-    ``jobs_root``; returns the relay (``relay.job()`` is its ``Job``)."""
+    ``jobs_root``; returns the relay (``relay.job()`` is its ``Job``). With ``gate``, the
+    job waits on its worker until the kernel has called ``gate()`` (which raises to refuse
+    the start, e.g. ``SubscriptionRequired``)."""
     from .runtime.jobs import _check_paths, _check_params, _check_positive, new_job_id
 
     digest, fetcher = code
@@ -254,12 +264,13 @@ def submit(client, *, code: tuple[str, object], entrypoint: str, params: dict, i
         "outputs": _check_paths(outputs, "outputs", must_exist=False), "name": name, "step": step,
         "memory_limit_mb": _check_positive(memory_limit_mb, "memory_limit_mb", integer=True),
         "timeout_s": _check_positive(timeout_s, "timeout_s", integer=False), "wired": wired or {},
+        "gated": gate is not None,
     }
     jobs_root = Path(jobs_root).expanduser().resolve()
     jobs_root.mkdir(parents=True, exist_ok=True)
     future = client.submit(run_on_worker, payload, *upstream, key=f"gallery-job-{name}-{job_id}", pure=False,
                            retries=0)
-    relay = _Relay(client, future, jobs_root / job_id, payload)
+    relay = _Relay(client, future, jobs_root / job_id, payload, gate)
     if mirror_now:
         relay.make_mirror()
     relay.start()
@@ -269,8 +280,9 @@ def submit(client, *, code: tuple[str, object], entrypoint: str, params: dict, i
 class _Relay(threading.Thread):
     """Copies a cluster job's folder from its worker into the kernel's mirror folder."""
 
-    def __init__(self, client, future, mirror: Path, payload: dict):
+    def __init__(self, client, future, mirror: Path, payload: dict, gate=None):
         super().__init__(name=f"gallery-dask-relay-{payload['job_id']}", daemon=True)
+        self.gate = gate
         self.client = client
         self.future = future
         self.mirror = mirror
@@ -346,6 +358,7 @@ class _Relay(threading.Thread):
                 self._finish(_failed(f"the kernel lost track of the job on the cluster: {error}"))
         finally:
             self.ended.set()
+            _relays.pop(str(self.mirror.resolve()), None)  # its job is final: cancel() has nothing to reach
 
     def _pull(self) -> dict | None:
         workers = [self.worker] if self.worker else None
@@ -363,6 +376,8 @@ class _Relay(threading.Thread):
         while True:
             if self.future.done():
                 break
+            if self.gate is not None and self._open_gate() is False:
+                return
             try:
                 answer = self._pull()
                 failures = 0
@@ -376,7 +391,7 @@ class _Relay(threading.Thread):
                 return
             try:  # wakes at once when the task ends, else after the interval
                 distributed.wait([self.future], timeout=RELAY_INTERVAL_S)
-            except (TimeoutError, distributed.TimeoutError):
+            except Exception:  # noqa: BLE001 - a timeout, or a cancelled future: decided at the top
                 pass
         status = self.future.status
         if status == "finished":
@@ -407,11 +422,35 @@ class _Relay(threading.Thread):
             self.record = {"status": "failed", "step": self.payload.get("step"), "error": text}
             self._finish(_failed(text))
 
+    def _open_gate(self) -> bool | None:
+        """When the task is about to start: check ``gate()`` and let it go (True), or cancel
+        it and record why (False); None while the task has not reached the gate."""
+        from distributed import Event
+
+        if not Event(f"gallery-ready-{self.job_id}", client=self.client).is_set():
+            return None
+        gate, self.gate = self.gate, None
+        try:
+            gate()
+        except Exception as refused:  # noqa: BLE001 - the refusal is the job's outcome
+            self.cancel_event().set()
+            self.future.cancel()
+            text = f"the step was not started: {refused}"
+            self.record = {"status": "failed", "step": self.payload.get("step"), "error": text}
+            self._finish(_failed(text))
+            return False
+        Event(f"gallery-go-{self.job_id}", client=self.client).set()
+        return True
+
     def _worker_lost(self, failures: int) -> bool:
         if failures >= 3:
             return True
         try:
-            return self.worker not in self.client.scheduler_info()["workers"]
+            try:
+                workers = self.client.scheduler_info(n_workers=-1)["workers"]  # all of them, not the first few
+            except TypeError:  # an older distributed: it always lists all
+                workers = self.client.scheduler_info()["workers"]
+            return self.worker not in workers
         except Exception:  # noqa: BLE001
             return False
 
@@ -433,8 +472,10 @@ class _Relay(threading.Thread):
         """Job.cancel() of the mirror: the task cancels the job on its worker (SIGTERM, SIGKILL after 3 s)."""
         self.cancel_requested = True
         self.cancel_event().set()
-        if not (self.mirror / STARTED_FILE).exists():
-            self.future.cancel()  # not started yet: it never will
+        if self.worker is None:
+            # No worker has the job yet: it never starts (had it just started, the event
+            # set above stops it on its worker all the same).
+            self.future.cancel()
         self.ended.wait(wait_s)
 
 

@@ -3,8 +3,9 @@ the records of the steps it depends on, so the scheduler runs independent steps 
 parallel on different workers and a step starts only after its inputs exist.
 
 The kernel checks every step before anything is submitted (U4: the workflow's
-subscription and each step's audience, hyperparameters, the inputs it is given), then
-follows each step's relay (``cluster.py``). The rules are those of a local run: a
+subscription and each step's audience, hyperparameters, the inputs it is given), and
+checks U4 again when each step is about to start on its worker (the step waits at a
+gate the kernel opens); then it follows each step's relay (``cluster.py``). The rules are those of a local run: a
 failing step names itself (``run.failed_step``, the step's ``error``) and the steps that
 depend on it are skipped; a worker lost in the middle of a step fails that step with a
 message that says so; ``run.cancel()`` stops running steps on their workers and drops the
@@ -52,7 +53,8 @@ def run_graph(run, client) -> None:
             relays[name] = submit(client, code=algorithm._code_ref(), entrypoint=manifest["entrypoint"],
                                   params=check_params(manifest, step["params"]), inputs=inputs, outputs=outputs,
                                   jobs_root=algorithm.jobs_root, name=manifest["name"], step=name, wired=wired,
-                                  upstream=[futures[d] for d in dependencies[name]], mirror_now=False)
+                                  upstream=[futures[d] for d in dependencies[name]], mirror_now=False,
+                                  gate=algorithm._check_access)
             futures[name] = relays[name].future
         except Exception as exc:  # a bad step is reported on the step, never raised into the kernel
             state.status, state.error = "failed", str(exc)

@@ -194,7 +194,24 @@ def _unpack(data: bytes, digest: str, target: Path) -> None:
         raise
 
 
+# path -> ((inode, size, mtime, ctime), sha256): a file whose status is unchanged is not hashed
+# again. The change time (ctime) cannot be set back by an ordinary process, so a rewrite that
+# restores the modification time is still noticed.
+_hashed: dict[str, tuple[tuple[int, int, int, int], str]] = {}
+
+
 def _sha256_file(path: Path) -> str:
+    status = path.stat()
+    key = (status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns)
+    known = _hashed.get(str(path))
+    if known is not None and known[0] == key:
+        return known[1]
+    digest = _hash(path)
+    _hashed[str(path)] = (key, digest)
+    return digest
+
+
+def _hash(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as file:
         for block in iter(lambda: file.read(1 << 20), b""):

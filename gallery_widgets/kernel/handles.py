@@ -110,9 +110,9 @@ class ImportedAlgorithm:
 
     @property
     def folder(self) -> Path:
-        """The unpacked code's folder (where the code is open to you)."""
+        """The unpacked code's folder (where the code is open to you), checked just now."""
         self._require_code_visible()
-        return self._folder
+        return self._checked_folder()
 
     def __repr__(self) -> str:
         return f"<algorithm {self.title!r} {self.version} ({self.content_id})>"
@@ -151,9 +151,10 @@ class ImportedAlgorithm:
     def files(self) -> tuple[str, ...]:
         """The files of the algorithm (where its code is open to you)."""
         self._require_code_visible()
+        folder = self._checked_folder()
         return tuple(
-            p.relative_to(self._folder).as_posix()
-            for p in sorted(self._folder.rglob("*"))
+            p.relative_to(folder).as_posix()
+            for p in sorted(folder.rglob("*"))
             if p.is_file() and not p.name.startswith(".gallery") and MANIFEST_ENTRY not in p.as_posix()
         )
 

@@ -78,6 +78,9 @@ ENV_ALLOWED = frozenset({
 })
 ENV_ALLOWED_PREFIXES = ("LC_",)
 
+EVENTS_CHUNK = 1024 * 1024  # events.jsonl is read at most this much at a time
+EVENT_LINE_LIMIT = 64 * 1024  # longer lines are not gw.report's (its strings are cut): skipped
+
 WATCH_INTERVAL_S = 0.25  # how often on_update's watcher looks at the job folder
 ENTRYPOINT = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
@@ -109,6 +112,7 @@ class Job:
         self.name: str = spec["name"]
         self._lock = threading.RLock()
         self._events_read = 0  # bytes of events.jsonl already folded into the two below
+        self._skipping_line = False  # in the middle of an over-long line of events.jsonl
         self._progress: float | None = None
         self._reported: dict = {}
         self._result: dict | None = None  # result.json, once there (it never changes)
@@ -293,23 +297,49 @@ class Job:
         return _pid_alive(pid, started.get("start_ticks") or self._spec.get("start_ticks")), None
 
     def _read_events(self) -> None:
+        """Fold new lines of events.jsonl into progress and metrics, a bounded chunk at a
+        time; a line longer than EVENT_LINE_LIMIT (not written by gw.report) is skipped."""
         with self._lock:
-            try:
-                with open(self.job_dir / EVENTS_FILE, "rb") as events:
-                    events.seek(self._events_read)
-                    chunk = events.read()
-            except FileNotFoundError:
-                return
-            end = chunk.rfind(b"\n") + 1  # a line still being written is read next time
-            for line in chunk[:end].splitlines():
+            while True:
                 try:
-                    event = json.loads(line)
-                except ValueError:
-                    continue  # not ours; never let one bad line hide the others
-                if event.get("progress") is not None:
-                    self._progress = event["progress"]
-                self._reported.update(event.get("metrics") or {})
-            self._events_read += end
+                    with open(self.job_dir / EVENTS_FILE, "rb") as events:
+                        events.seek(self._events_read)
+                        chunk = events.read(EVENTS_CHUNK)
+                except FileNotFoundError:
+                    return
+                if self._skipping_line:
+                    newline = chunk.find(b"\n")
+                    if newline < 0:
+                        self._events_read += len(chunk)
+                        if len(chunk) < EVENTS_CHUNK:
+                            return
+                        continue
+                    self._events_read += newline + 1
+                    self._skipping_line = False
+                    continue
+                end = chunk.rfind(b"\n") + 1  # a line still being written is read next time
+                if end == 0:
+                    if len(chunk) >= EVENTS_CHUNK:  # one line longer than a whole chunk
+                        self._events_read += len(chunk)
+                        self._skipping_line = True
+                        continue
+                    return
+                for line in chunk[:end].splitlines():
+                    if len(line) > EVENT_LINE_LIMIT:
+                        continue
+                    try:
+                        event = json.loads(line)
+                    except ValueError:
+                        continue  # not ours; never let one bad line hide the others
+                    if not isinstance(event, dict):
+                        continue
+                    if event.get("progress") is not None:
+                        self._progress = event["progress"]
+                    if isinstance(event.get("metrics"), dict):
+                        self._reported.update(event["metrics"])
+                self._events_read += end
+                if len(chunk) < EVENTS_CHUNK:
+                    return
 
     def _stop(self, reason: str) -> "Job":
         if self.status in FINAL_STATES:
