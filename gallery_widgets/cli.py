@@ -142,7 +142,12 @@ def main(argv=None) -> int:
         command.add_argument("--url", help="SQLAlchemy URL; default: the embedded gallery under GALLERY_HOME")
         command.set_defaults(func=func)
     _add_gc_command(sub)
+    from . import cli_headless  # publish, search, subscriptions, subscribe, import (pipelines and CI)
+
+    cli_headless.add_commands(sub)
     args = parser.parse_args(argv)
+    if args.command in cli_headless.HEADLESS:
+        return cli_headless.run(args)
     try:
         return args.func(args)
     except GalleryError as exc:
