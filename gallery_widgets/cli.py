@@ -142,6 +142,9 @@ def main(argv=None) -> int:
         command.add_argument("--url", help="SQLAlchemy URL; default: the embedded gallery under GALLERY_HOME")
         command.set_defaults(func=func)
     _add_gc_command(sub)
+    from .server.commands import add_commands
+
+    add_commands(sub)
     from . import cli_headless  # publish, search, subscriptions, subscribe, import (pipelines and CI)
 
     cli_headless.add_commands(sub)

@@ -335,3 +335,22 @@ class WorkspaceWorkflow:
     region: str
     imported_at: datetime
     version: UsableVersion
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    """A personal access token of a team server (SPEC T1), as its owner lists it.
+
+    ``secret`` is the token itself, set only on the object ``create_token`` returns:
+    the gallery keeps only its sha256 and can never show it again.
+    """
+
+    name: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None = None
+    secret: str | None = field(default=None, repr=False)
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None

@@ -73,6 +73,27 @@ def _create_home(home: Path) -> None:
             ) from None
 
 
+def _open_remote(url: str, user, token, clock, artifacts):
+    """A team server's gallery (SPEC §6): who you are comes from the token, not from ``user``."""
+    if clock is not None or artifacts is not None:
+        raise InvalidInput("clock and artifacts belong to database galleries; a team server keeps its own.")
+    if token is None:
+        token = os.environ.get("GALLERY_TOKEN") or os.environ.get("JUPYTERHUB_API_TOKEN")
+    if token is None:
+        raise InvalidInput(f"The gallery at {url} needs a token: gw.open(url, token=…) or GALLERY_TOKEN (ask its "
+                           "operator for one: `gallery-widgets token create USER` on the server host).")
+    if user is not None:
+        validate.username(user, "user")
+    from .remote import RemoteGallery
+
+    gallery = RemoteGallery(url, token)
+    if user is not None and user != gallery.username:
+        gallery.close()
+        raise InvalidInput(f"This token belongs to {gallery.username!r}, not {user!r}; on a team server the token "
+                           "says who you are (leave user out).")
+    return remember(gallery)
+
+
 def open(
     url: str | None = None,
     user: str | None = None,
@@ -80,14 +101,16 @@ def open(
     clock: Clock | None = None,
     *,
     artifacts: str | os.PathLike | None = None,
-) -> LocalGallery:
+) -> "LocalGallery | RemoteGallery":
     """Open a gallery as ``user``.
 
     With no ``url``: the embedded gallery under ``GALLERY_HOME`` (default: the Jupyter
     data dir's ``gallery`` folder), shared safely by every kernel on this machine.
-    ``url`` may be a SQLAlchemy URL (``sqlite:///…``, ``postgresql://…``). ``artifacts`` is
-    where the blobs live: a folder, or an fsspec URL such as ``s3://bucket/prefix`` (see
-    ``gallery_widgets.object_store`` for its credentials). ``user``
+    ``url`` may be a SQLAlchemy URL (``sqlite:///…``, ``postgresql://…``), or a team
+    server's ``http(s)://host[:port][/prefix]`` with ``token`` (default ``GALLERY_TOKEN``,
+    else ``JUPYTERHUB_API_TOKEN``); with no ``url``, ``GALLERY_URL`` is used when set.
+    ``artifacts`` (a database URL only) is where the blobs live: a folder, or an fsspec URL
+    such as ``s3://bucket/prefix`` (see ``gallery_widgets.object_store`` for its credentials). ``user``
     defaults to ``GALLERY_USER`` or your login name; the first user of a new gallery is
     its admin. ``clock`` returns an aware UTC datetime (tests move time with it).
 
@@ -101,11 +124,10 @@ def open(
     """
     if url is not None and not isinstance(url, str):
         raise InvalidInput(f"url must be a string such as 'sqlite:///gallery.db', not {type(url).__name__}.")
+    if url is None and os.environ.get("GALLERY_URL"):
+        url = os.environ["GALLERY_URL"]
     if url is not None and url.startswith(("http://", "https://")):
-        raise InvalidInput(
-            "This version of gallery_widgets opens SQLite and PostgreSQL galleries; the team REST server is "
-            "not available yet. Use gw.open() for the embedded gallery or a postgresql:// URL."
-        )
+        return _open_remote(url, user, token, clock, artifacts)
     if token is not None:
         raise InvalidInput("token is used by team (REST) galleries only; leave it out for a database URL.")
     if clock is not None and not callable(clock):

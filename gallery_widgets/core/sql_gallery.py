@@ -27,11 +27,13 @@ from .market import Market
 from .publishing import Publishing
 from .reference import ReferenceData
 from .subscriptions import Subscriptions
+from .tokens import Tokens
 from .using import Using
 from .workflows import Workflows
 
 
-class SqlGallery(Accounts, Market, Subscriptions, Publishing, Workflows, Using, ReferenceData, GalleryService):
+class SqlGallery(Accounts, Tokens, Market, Subscriptions, Publishing, Workflows, Using, ReferenceData,
+                 GalleryService):
     """A gallery opened by one user, over a SQL database and an artifact store.
 
     Every method acts as ``self.username``; see ``GalleryService`` for the calls.

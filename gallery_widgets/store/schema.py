@@ -253,6 +253,20 @@ class ImportRow(Base):
     __table_args__ = (Index("ix_imports_user", "user_id", "workspace"),)
 
 
+
+class TokenRow(Base):
+    """A personal access token of a team server (SPEC T1): only its sha256 is kept."""
+
+    __tablename__ = "tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    __table_args__ = (UniqueConstraint("user_id", "name", name="uq_tokens_user_name"),)
+
 # Every column that names an artifact digest. ``gallery-widgets gc`` keeps the blobs these
 # name, and deleting an asset keeps a blob another row still names: add new ones here.
 DIGEST_COLUMNS = (VersionRow.digest, AssetRow.cover, UserRow.avatar)
