@@ -23,14 +23,9 @@ from __future__ import annotations
 
 import os
 
-from ..errors import GalleryError, InvalidInput
+from ..errors import InvalidInput, StorageError, Unauthenticated
 
 HUB_ENV = "JUPYTERHUB_API_URL"  # set by the Hub for every managed service
-
-
-class HubRefused(GalleryError, PermissionError):
-    """A Hub credential the Hub does not accept, or one without the service's access scope.
-    Raised as the server's ``Unauthenticated`` where that class exists."""
 
 
 def running_under_hub() -> bool:
@@ -56,27 +51,20 @@ def hub_auth():
     return HubOAuth.instance(cache_max_age=60)
 
 
-def _refused(message: str) -> Exception:
-    try:
-        from ..errors import Unauthenticated  # the server's 401 (errors.py of the team server)
-
-        return Unauthenticated(message)
-    except ImportError:
-        return HubRefused(message)
+def _refused(message: str) -> Unauthenticated:
+    return Unauthenticated(message)
 
 
 def hub_user(auth, token: str) -> str:
     """The Hub user name ``token`` stands for, if it may use this service.
 
     Raises:
-        Unauthenticated (or HubRefused): the Hub does not know the token, it belongs to a
+        Unauthenticated: the Hub does not know the token, it belongs to a
             service, or it lacks the service's access scope (named in the message).
     """
     try:
         model = auth.user_for_token(token, sync=True)
     except Exception as exc:  # the Hub is down or refuses the service itself (tornado HTTPError 500)
-        from ..errors import StorageError
-
         raise StorageError(f"The JupyterHub at {auth.api_url} does not answer ({exc}); try again when the Hub is "
                            "back.") from None
     if not model:
@@ -104,8 +92,68 @@ class HubResolver:
     def __call__(self, handler):
         from ..core.tokens import TOKEN_PREFIX, ensure_account
 
-        token = self.auth.get_token(handler, in_cookie=True)
+        sent = self.auth.get_token(handler, in_cookie=False)  # Authorization header
+        token = sent or self.auth.get_token(handler, in_cookie=True)  # else the OAuth session cookie
         if not token or token.startswith(TOKEN_PREFIX):
             return None  # no credential, or a gallery token (its own resolver answers for it)
+        if not sent and handler.request.method == "POST" and not _is_json(handler):
+            # A cross-site form can POST with the cookie but never as JSON (that needs CORS,
+            # which this server does not grant); every gallery call sends JSON.
+            raise _refused("A browser session may only send JSON to the gallery (Content-Type: application/json).")
         name = hub_user(self.auth, token)
         return ensure_account(self.state.context, name, clock=self.state.clock)
+
+
+def _is_json(handler) -> bool:
+    return handler.request.headers.get("Content-Type", "").split(";")[0].strip().lower() == "application/json"
+
+
+def hub_settings() -> dict:
+    """Tornado settings of a Hub service: the secret that signs the OAuth session cookie.
+
+    ``GALLERY_COOKIE_SECRET`` (hex) when several server processes share the sessions; else one
+    derived from the service's own Hub token, stable for as long as the Hub keeps that token.
+    """
+    import hashlib
+
+    secret = os.environ.get("GALLERY_COOKIE_SECRET", "").strip()
+    if secret:
+        try:
+            return {"cookie_secret": bytes.fromhex(secret)}
+        except ValueError:
+            raise InvalidInput("GALLERY_COOKIE_SECRET must be hex digits (e.g. `openssl rand -hex 32`).") from None
+    seed = os.environ.get("JUPYTERHUB_API_TOKEN", "")
+    return {"cookie_secret": hashlib.sha256(b"gallery-widgets oauth cookie\0" + seed.encode()).digest()}
+
+
+def hub_handlers(auth) -> list[tuple]:
+    """The routes a Hub service adds under its prefix: ``login`` (starts the Hub's OAuth and
+    comes back signed in), ``oauth_callback`` (where the Hub sends the browser back) and the
+    prefix itself (what the Hub polls to see the service is up)."""
+    from jupyterhub.services.auth import HubOAuthCallbackHandler, HubOAuthenticated
+    from tornado import web
+
+    from ..routes import PREFIX
+
+    class CallbackHandler(HubOAuthCallbackHandler):
+        def initialize(self, hub_auth):
+            self.hub_auth = hub_auth
+
+    class LoginHandler(HubOAuthenticated, web.RequestHandler):
+        def initialize(self, hub_auth):
+            self.hub_auth = hub_auth
+
+        @web.authenticated
+        def get(self):
+            self.redirect(self.hub_auth.base_url.rstrip("/") + PREFIX + "/me")
+
+    class IndexHandler(web.RequestHandler):
+        def get(self):
+            base = auth.base_url.rstrip("/")
+            self.write({"service": "gallery", "api": base + PREFIX, "login": base + "/login"})
+
+    return [
+        ("/oauth_callback", CallbackHandler, {"hub_auth": auth}),
+        ("/login", LoginHandler, {"hub_auth": auth}),
+        ("/?", IndexHandler, {}),
+    ]
