@@ -38,14 +38,14 @@ class LocalGallery(KernelSide, SqlGallery):
         return Path(self._ctx.home) if self._ctx.home else default_home()
 
 
-def _context(url: str | None, artifacts: str | os.PathLike | None):
+def _context(url: str | None, artifacts: str | os.PathLike | None, **pool):
     home = default_home()
     if url is None:
         # The default home is the one folder created on demand; any other sqlite:/// path
         # must name an existing folder (a typo is refused, not turned into an empty gallery).
         _create_home(home)
         url = f"sqlite:///{home / 'gallery.db'}"
-    return sql_context(url, artifact_folder(url, artifacts))
+    return sql_context(url, artifact_folder(url, artifacts), **pool)
 
 
 def artifact_folder(url: str, artifacts: str | os.PathLike | None = None) -> Path | str:
@@ -101,6 +101,8 @@ def open(
     clock: Clock | None = None,
     *,
     artifacts: str | os.PathLike | None = None,
+    pool_size: int | None = None,
+    max_overflow: int | None = None,
 ) -> "LocalGallery | RemoteGallery":
     """Open a gallery as ``user``.
 
@@ -113,9 +115,14 @@ def open(
     such as ``s3://bucket/prefix`` (see ``gallery_widgets.object_store`` for its credentials). ``user``
     defaults to ``GALLERY_USER`` or your login name; the first user of a new gallery is
     its admin. ``clock`` returns an aware UTC datetime (tests move time with it).
+    ``pool_size`` and ``max_overflow`` size the PostgreSQL connection pool of this process
+    (default ``GALLERY_DB_POOL_SIZE`` / ``GALLERY_DB_MAX_OVERFLOW``, else 5 and 10); the first
+    ``open`` of a URL in a process sizes it.
 
     Raises:
-        InvalidInput: a bad URL or user name, or an artifact store that cannot be used.
+        InvalidInput: a bad URL, user name or pool size, or an artifact store that cannot be used.
+        DatabaseUnavailable: the database server cannot be reached or refused the
+            connection (a ``StorageError`` and a ``ConnectionError``).
         SchemaOutdated: the database needs ``gallery-widgets upgrade`` (or is newer than
             this gallery_widgets).
         StorageError: the database file is damaged, or the gallery is read-only here and
@@ -133,6 +140,6 @@ def open(
     if clock is not None and not callable(clock):
         raise InvalidInput("clock must be a function returning an aware UTC datetime.")
     username = validate.username(user if user is not None else default_user(), "user")
-    context = _context(url, artifacts)
+    context = _context(url, artifacts, pool_size=pool_size, max_overflow=max_overflow)
     user_id = ensure_user(context, username, clock or utc_now)
     return remember(LocalGallery(context, user_id, username, clock or utc_now))

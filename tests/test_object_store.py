@@ -101,7 +101,7 @@ def test_u7_digest_mismatch_in_the_bucket_is_refused_at_import(s3, bucket, s3_op
     assert not any((tmp_path / "home").rglob("train.py"))  # nothing was unpacked
 
 
-def test_o7_failed_publish_leaves_no_object_in_the_bucket(s3, bucket, s3_open, tmp_path):
+def test_o9_failed_publish_leaves_no_object_in_the_bucket(s3, bucket, s3_open, tmp_path):
     alice = s3_open("alice")
     first = gw.Algorithm.from_dir(write_algorithm(tmp_path / "src" / "a", "first"))
     alice.publish(first, title="Taken title", visibility="public", agree=True)
@@ -191,7 +191,7 @@ def test_o6_gc_lists_and_removes_unreferenced_objects_in_the_bucket(s3, bucket, 
     assert keys == [f"team/sha256/{kept[:2]}/{kept[2:]}"]
 
 
-def test_o7_a_store_that_cannot_be_used_is_refused_clearly(tmp_path, monkeypatch, s3):
+def test_o9_a_store_that_cannot_be_used_is_refused_clearly(tmp_path, monkeypatch, s3):
     url = f"sqlite:///{tmp_path / 'gallery.db'}"
     with pytest.raises(InvalidInput, match="nosuchfs"):
         gw.open(url, user="alice", artifacts="nosuchfs://bucket/x")
@@ -202,7 +202,7 @@ def test_o7_a_store_that_cannot_be_used_is_refused_clearly(tmp_path, monkeypatch
     assert "does not exist" in open_store(f"s3://missing-{uuid.uuid4().hex[:8]}/x").reachable()
 
 
-def test_o7_storage_options_from_the_environment_reach_the_store(s3, bucket, monkeypatch):
+def test_o9_storage_options_from_the_environment_reach_the_store(s3, bucket, monkeypatch):
     for name in s3.env:  # only the JSON options point at the server
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("GALLERY_ARTIFACTS_OPTIONS",

@@ -60,19 +60,22 @@ _contexts: dict[tuple[str, str], Context] = {}
 _contexts_lock = threading.Lock()
 
 
-def sql_context(url: str, artifacts: str | os.PathLike) -> Context:
+def sql_context(url: str, artifacts: str | os.PathLike, *, pool_size=None, max_overflow=None) -> Context:
     """The shared context of a database URL and an artifact store (a folder or an fsspec URL
-    such as ``s3://bucket/prefix``), created (and the schema checked) on first use in this process.
+    such as ``s3://bucket/prefix``), created (and the schema checked) on first use in this
+    process. ``pool_size``/``max_overflow`` size a PostgreSQL connection pool when it is created
+    (see ``store.engine.pool_settings``).
 
     Raises:
-        InvalidInput: a bad URL, or an artifact store URL that cannot be used.
+        InvalidInput: a bad URL or pool size, or an artifact store URL that cannot be used.
         SchemaOutdated: the database needs ``gallery-widgets upgrade``.
+        DatabaseUnavailable: the database server cannot be reached or refused the connection.
     """
     key = (url, str(artifacts))
     with _contexts_lock:
         context = _contexts.get(key)
         if context is None:
-            database = Database(url)
+            database = Database(url, pool_size=pool_size, max_overflow=max_overflow)
             try:
                 database.ensure_schema()
             except BaseException:
