@@ -131,3 +131,38 @@ def test_headless_import_to_a_folder_needs_open_code(cli, tmp_path, gallery_url)
     code, out, err = cli("bob", "import", cid, "--to", str(tmp_path / "copy"))
     assert code == OK, err
     assert (Path(out["folder"]) / "train.py").read_text().startswith("def main")
+
+
+def test_headless_commands_work_over_a_team_server_with_gallery_url_and_token(tmp_path):
+    """The same commands against ``gallery-widgets serve``: the backend is GALLERY_URL and the
+    user is whoever GALLERY_TOKEN belongs to."""
+    from served import Served
+
+    server = Served(tmp_path, str(tmp_path / "artifacts"))
+    try:
+        tokens = {user: server.token(user) for user in ("alice", "bob")}
+
+        def cli(user, *args):
+            env = {**server.env, "GALLERY_URL": server.url.rsplit("/gallery/api/v1", 1)[0],
+                   "GALLERY_TOKEN": tokens[user], "GALLERY_HOME": str(tmp_path / f"home-{user}")}
+            done = subprocess.run([sys.executable, "-m", "gallery_widgets", *args, "--json"], capture_output=True,
+                                  text=True, env=env, timeout=300)
+            return done.returncode, json.loads(done.stdout) if done.stdout.strip() else None, done.stderr
+
+        folder = write_algorithm(tmp_path / "src" / "remote", "remote-algo")
+        code, asset, err = cli("alice", "publish", str(folder), "--title", "Over REST", "--visibility", "public",
+                               "--agree")
+        assert code == OK, err
+        assert asset["publisher"] == "alice"
+        cid = asset["content_id"]
+        code, out, _ = cli("bob", "import", cid)
+        assert code == SUBSCRIPTION and out["error"]["code"] == "subscription_required"
+        assert cli("bob", "subscribe", cid, "--accept-agreements")[0] == OK
+        code, imported, err = cli("bob", "import", cid)
+        assert code == OK and imported["digest"] == asset["versions"][0]["digest"], err
+        code, out, _ = cli("bob", "publish", str(folder), "--content-id", cid, "--agree")
+        assert code == PERMISSION
+        code, out, _ = cli("bob", "search", "--user", "alice")  # a user name means nothing on a server
+        assert code == BAD_INPUT and "token" in out["error"]["message"]
+    finally:
+        server.stop()
