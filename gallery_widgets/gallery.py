@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .artifacts import is_url
 from .core import validate
 from .core.base import Clock, utc_now
 from .core.sql_gallery import SqlGallery, ensure_user, sql_context
@@ -55,13 +56,15 @@ def _context(url: str | None, artifacts: str | os.PathLike | None, **pool):
     return sql_context(url, artifact_folder(url, artifacts), **pool)
 
 
-def artifact_folder(url: str, artifacts: str | os.PathLike | None = None) -> Path:
+def artifact_folder(url: str, artifacts: str | os.PathLike | None = None) -> Path | str:
     """Where the blobs of the gallery at ``url`` live: ``artifacts`` if given, else
-    ``GALLERY_ARTIFACTS``, else ``artifacts/`` beside a SQLite file, else ``$GALLERY_HOME/artifacts``."""
-    if artifacts is not None:
-        return Path(artifacts)
-    if os.environ.get("GALLERY_ARTIFACTS"):
-        return Path(os.environ["GALLERY_ARTIFACTS"])
+    ``GALLERY_ARTIFACTS``, else ``artifacts/`` beside a SQLite file, else ``$GALLERY_HOME/artifacts``.
+    A folder comes back as a ``Path``, an fsspec URL (``s3://bucket/prefix``) as the string."""
+    chosen = artifacts if artifacts is not None else os.environ.get("GALLERY_ARTIFACTS") or None
+    if chosen is not None:
+        if not isinstance(chosen, (str, os.PathLike)):
+            raise InvalidInput("artifacts must be a folder or an fsspec URL such as 's3://bucket/prefix'.")
+        return chosen if is_url(chosen) else Path(chosen)
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
         return Path(url[len("sqlite:///"):]).expanduser().parent / "artifacts"
     return default_home() / "artifacts"
@@ -115,7 +118,9 @@ def open(
     data dir's ``gallery`` folder), shared safely by every kernel on this machine.
     ``url`` may be a SQLAlchemy URL (``sqlite:///…``, ``postgresql://…``), or a team
     server's ``http(s)://host[:port][/prefix]`` with ``token`` (default ``GALLERY_TOKEN``,
-    else ``JUPYTERHUB_API_TOKEN``); with no ``url``, ``GALLERY_URL`` is used when set. ``user``
+    else ``JUPYTERHUB_API_TOKEN``); with no ``url``, ``GALLERY_URL`` is used when set.
+    ``artifacts`` (a database URL only) is where the blobs live: a folder, or an fsspec URL
+    such as ``s3://bucket/prefix`` (see ``gallery_widgets.object_store`` for its credentials). ``user``
     defaults to ``GALLERY_USER`` or your login name; the first user of a new gallery is
     its admin. ``clock`` returns an aware UTC datetime (tests move time with it).
     ``pool_size`` and ``max_overflow`` size the PostgreSQL connection pool of this process
@@ -123,7 +128,7 @@ def open(
     ``open`` of a URL in a process sizes it.
 
     Raises:
-        InvalidInput: a bad URL, user name or pool size.
+        InvalidInput: a bad URL, user name or pool size, or an artifact store that cannot be used.
         DatabaseUnavailable: the database server cannot be reached or refused the
             connection (a ``StorageError`` and a ``ConnectionError``).
         SchemaOutdated: the database needs ``gallery-widgets upgrade`` (or is newer than
