@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import abc
 import inspect
+import json
 import tempfile
 import time
 import typing
 from functools import lru_cache
+from urllib.parse import urlencode
 
 import httpx
 
@@ -31,6 +33,12 @@ from .service import GalleryService
 from .wire import encode_argument, from_wire
 
 RETRY_STATUSES = (502, 503, 504)
+# What a value in the URL path must be, for the message when it cannot be sent at all.
+_PATH_HINTS = {
+    "digest": "a sha256 digest (64 lower-case hex digits)", "content_id": "a content id (as g.search returns)",
+    "version": "a version such as '1.0.0'", "version_num": "a version such as '1.0.0'",
+    "username": "a user name", "workspace": "a workspace name", "name": "a name",
+}
 _ANNOUNCE = 64 * 1024 * 1024  # archives up to this size are sent in one piece, larger ones streamed
 CHUNK = 1024 * 1024
 
@@ -86,14 +94,16 @@ class RestClient(GalleryService):
         for name in route.path_names:
             value = values.get(name)
             if not isinstance(value, str) or not value.strip() or len(value) > 1000:
-                raise InvalidInput(f"{name} must be a non-empty string, not {value!r}.")
+                raise InvalidInput(f"{name} {value!r} is not valid: it must be {_PATH_HINTS.get(name, 'text')}.")
         url = route.url(values)
         uploads: list[str] = []
         request: dict = {}
         if route.verb == "GET":
-            request["params"] = [(name, item) for name, value in values.items()
-                                 if params[name].where == "query" and value is not None and value is not UNSET
-                                 for item in _query_items(params[name], value)]
+            query = [(name, item.encode("utf-8", "surrogatepass")) for name, value in values.items()
+                     if params[name].where == "query" and value is not None and value is not UNSET
+                     for item in _query_items(params[name], value)]
+            if query:  # text travels as it is, even a lone surrogate: the gallery refuses it, clearly
+                url += "?" + urlencode(query)
         else:
             body = {}
             for name, value in values.items():
@@ -107,7 +117,9 @@ class RestClient(GalleryService):
                     body[name] = value if name == "source" else encode_argument(value)
                 except TypeError:
                     raise InvalidInput(f"{name} cannot be {type(value).__name__}; see help(g.{method}).") from None
-            request["json"] = body
+            # ASCII JSON: text the gallery must refuse (a lone surrogate) still travels to be refused.
+            request["content"] = json.dumps(body, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+            request["headers"] = {"Content-Type": "application/json"}
         if route.response == "stream":
             return self._download(url)
         response = self._send(route.verb, url, idempotent=route.idempotent, **request)

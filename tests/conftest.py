@@ -15,7 +15,10 @@ import pytest
 import gallery_widgets as gw
 
 POSTGRES_URL = os.environ.get("GALLERY_TEST_POSTGRES_URL")
-BACKENDS = ["sqlite", "postgres"]
+# "rest": a real `gallery-widgets serve` process on loopback (over PostgreSQL when
+# GALLERY_TEST_POSTGRES_URL is set, else a SQLite file) and the REST client, one token per
+# user. It runs for the modules that set REST_BACKEND = True (see pytest_collection_modifyitems).
+BACKENDS = ["sqlite", "postgres", "rest"]
 
 
 class MovableClock:
@@ -50,6 +53,19 @@ def pytest_terminal_summary(terminalreporter):
             terminalreporter.line(f"{count:5d}  {reason}")
 
 
+def pytest_collection_modifyitems(config, items):
+    """The rest backend runs where a module opts in (``REST_BACKEND = True``): a server process
+    per test costs about a second, so the whole suite over REST would be too slow."""
+    keep, drop = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        over_rest = callspec is not None and callspec.params.get("backend") == "rest"
+        (drop if over_rest and not getattr(item.module, "REST_BACKEND", False) else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request) -> str:
     if request.param == "postgres" and not POSTGRES_URL:
@@ -60,7 +76,7 @@ def backend(request) -> str:
 @pytest.fixture
 def gallery_url(backend, tmp_path):
     """A fresh, empty gallery database; dropped afterwards."""
-    if backend == "sqlite":
+    if backend == "sqlite" or (backend == "rest" and not POSTGRES_URL):
         yield f"sqlite:///{tmp_path / 'gallery.db'}"
         return
     import sqlalchemy
@@ -89,18 +105,52 @@ def gw_url(url: str) -> str:
     return normalise_url(url)
 
 
+class ServerClock:
+    """The clock of a rest-backend test: the server process keeps real time, so a test that
+    moves the gallery's clock cannot run over REST and says so."""
+
+    def __call__(self) -> datetime:
+        return datetime.now(timezone.utc)
+
+    @property
+    def now(self) -> datetime:
+        return self()
+
+    def advance(self, **delta) -> None:
+        pytest.skip("moves the gallery's clock, which a server process does not share (rest backend)")
+
+
 @pytest.fixture
-def clock() -> MovableClock:
+def clock(request):
+    if "backend" in request.fixturenames and request.getfixturevalue("backend") == "rest":
+        return ServerClock()
     return MovableClock()
 
 
 @pytest.fixture
-def open_as(gallery_url, tmp_path, clock):
-    """``open_as("alice")`` opens the test gallery as that user. The first one opened is admin."""
+def rest_server(gallery_url, tmp_path):
+    """A real ``gallery-widgets serve`` process on loopback over ``gallery_url``."""
+    from server_process import GalleryServer
+
+    server = GalleryServer(gallery_url, tmp_path / "artifacts", tmp_path / "server.log")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def open_as(request, backend, gallery_url, tmp_path, clock):
+    """``open_as("alice")`` opens the test gallery as that user. The first one opened is admin
+    (on the rest backend: the host made the first account an admin, and each user has a token)."""
     opened = []
+    server = request.getfixturevalue("rest_server") if backend == "rest" else None
 
     def _open(user: str):
-        g = gw.open(gallery_url, user=user, clock=clock, artifacts=tmp_path / "artifacts")
+        if server is not None:
+            g = gw.open(server.url, token=server.token_for(user, admin=not opened))
+        else:
+            g = gw.open(gallery_url, user=user, clock=clock, artifacts=tmp_path / "artifacts")
         opened.append(g)
         return g
 
@@ -210,3 +260,11 @@ class SmtpInbox:
         import email.policy
 
         return [email.message_from_bytes(e.content, policy=email.policy.default) for e in self.envelopes]
+
+
+def only_embedded(gallery, why: str) -> None:
+    """Skip a rest-backend run of a test that reaches inside the SQL gallery (``why`` says what)."""
+    from gallery_widgets.client import RestClient
+
+    if isinstance(gallery, RestClient):
+        pytest.skip(f"embedded only: {why}")

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import pytest
 
+REST_BACKEND = True  # these tests run over the team server too (tests/conftest.py)
+
 import gallery_widgets as gw
 from conftest import PNG_1PX
 

@@ -9,6 +9,8 @@ from datetime import timedelta
 import pandas as pd
 import pytest
 
+REST_BACKEND = True  # these tests run over the team server too (tests/conftest.py)
+
 import gallery_widgets as gw
 from conftest import JPEG_HEADER, PNG_1PX
 

@@ -15,6 +15,8 @@ import zipfile
 
 import pytest
 
+REST_BACKEND = True  # these tests run over the team server too (tests/conftest.py)
+
 import gallery_widgets as gw
 from gallery_widgets.entities import Agreement, PackedSource, UsableVersion, WorkspaceWorkflow
 from gallery_widgets.errors import Conflict, InvalidInput, NotFound, SubscriptionRequired
@@ -339,9 +341,10 @@ def test_u1_record_import_needs_a_subscription_and_a_version(alice, bob, publish
 
 def test_layers_the_sql_gallery_never_reads_a_path_it_is_given(alice, tmp_path):
     """A server passes on what callers send: a path must not make the gallery open a file."""
-    from conftest import PNG_1PX
+    from conftest import PNG_1PX, only_embedded
     from gallery_widgets.core.sql_gallery import SqlGallery
 
+    only_embedded(alice, "builds a SqlGallery on the test's own database connection")
     image = tmp_path / "cover.png"
     image.write_bytes(PNG_1PX)
     core_only = SqlGallery(alice._ctx, alice._user_id, alice.username)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+
+REST_BACKEND = True  # these tests run over the team server too (tests/conftest.py)
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 

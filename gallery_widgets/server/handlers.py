@@ -157,22 +157,25 @@ class RouteHandlerMixin(GalleryHandlerMixin):
             arguments = self._arguments(route, path)
             if "source" in arguments:
                 arguments["source"], uploads = self._source(arguments["source"])
-            result = await self.run(self._call, route, arguments)
+            result = await self.run(self._call, route, arguments, uploads)
             await self._respond(route, result)
         except Exception as exc:  # noqa: BLE001
             self.send_gallery_error(exc)
         finally:
-            # An upload serves one publish: nothing of it stays, whatever the outcome (T5).
-            for path_ in uploads:
-                path_.unlink(missing_ok=True)
+            _discard(uploads)
 
-    def _call(self, route, arguments):
+    def _call(self, route, arguments, uploads=()):
         from ..core.sql_gallery import SqlGallery
 
-        gallery = SqlGallery(self.state.context, self.identity.user_id, self.identity.username, self.state.clock)
-        if route.method == "me":
-            return gallery.me
-        return getattr(gallery, route.method)(**arguments)
+        try:
+            gallery = SqlGallery(self.state.context, self.identity.user_id, self.identity.username, self.state.clock)
+            if route.method == "me":
+                return gallery.me
+            return getattr(gallery, route.method)(**arguments)
+        finally:
+            # An upload serves one publish: nothing of it stays, whatever the outcome, and it is
+            # gone before the answer leaves (T5).
+            _discard(uploads)
 
     # -- parsing -----------------------------------------------------------------------------
     def _arguments(self, route, path: dict) -> dict:
@@ -185,7 +188,7 @@ class RouteHandlerMixin(GalleryHandlerMixin):
                 raise InvalidInput(f"Unknown query parameter(s) {', '.join(unknown)}; this call takes "
                                    f"{', '.join(p.name for p in params.values() if p.where == 'query') or 'none'}.")
             for name, raw in given.items():
-                arguments[name] = _query_value(params[name], [v.decode("utf-8", "replace") for v in raw])
+                arguments[name] = _query_value(params[name], [_text(v) for v in raw])
         else:
             body = _json_object(bytes(self._body))
             allowed = {p.name for p in params.values() if p.where == "body"}
@@ -259,6 +262,11 @@ class RouteHandlerMixin(GalleryHandlerMixin):
         self.finish()
 
 
+def _discard(paths) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
 def _json_object(raw: bytes) -> dict:
     if not raw.strip():
         return {}
@@ -272,6 +280,14 @@ def _json_object(raw: bytes) -> dict:
 
 
 _BOOLS = {"true": True, "1": True, "false": False, "0": False}
+
+
+def _text(raw: bytes) -> str:
+    # Lone surrogates pass through so that the gallery refuses them with its own message.
+    try:
+        return raw.decode("utf-8", "surrogatepass")
+    except UnicodeDecodeError:
+        raise InvalidInput("A query parameter is not valid UTF-8; send text.") from None
 
 
 def _query_value(param, raw: list[str]):
@@ -361,9 +377,8 @@ class UploadHandlerMixin(GalleryHandlerMixin):
             self._temp = None
             self.send_json({"sha256": sha256, "size": self._size}, 201)
         except Exception as exc:  # noqa: BLE001
+            self._discard()  # before the answer leaves: a refused upload leaves nothing
             self.send_gallery_error(exc)
-        finally:
-            self._discard()
 
     def on_connection_close(self) -> None:
         self._discard()  # a dropped upload leaves nothing

@@ -1,0 +1,223 @@
+"""The team server under load (SPEC §6, issue 8), over real `gallery-widgets serve` processes.
+
+Seeds N assets (default 100,000), starts ``--servers`` server processes on loopback over the
+same database, and prints:
+
+- one client's market query round trip (p50/p95, sequential, one connection);
+- a mixed load from ``--clients`` concurrent clients (70 % market queries, 20 % details,
+  10 % favorite/subscribe), bounded by ``--requests`` and ``--seconds``: requests/s, p50/p95,
+  errors;
+- a fresh process doing ``gw.open(url, token=…)`` + ``import_algorithm`` of a cached artifact;
+- uploading a 100 MB archive (``PUT /uploads/{sha256}``: transfer and hashing, no scan).
+
+    python benchmarks/bench_server.py                 # SQLite in a temporary folder
+    python benchmarks/bench_server.py --url postgresql://postgres@127.0.0.1/test
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import os
+import random
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import httpx  # noqa: E402
+
+from bench_core import postgres_schema_url  # noqa: E402
+from seed import seed  # noqa: E402
+
+KINDS = ("algorithm", "model", "workflow")
+WORDS = ("model", "forecast", "retail", "BERT", "image", "zanzibarite", "")
+
+
+def pct(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+def start_server(url: str, artifacts: Path, log: Path) -> tuple[subprocess.Popen, str]:
+    process = subprocess.Popen([sys.executable, "-m", "gallery_widgets", "serve", "--url", url, "--artifacts",
+                                str(artifacts), "--port", "0"], stdout=subprocess.PIPE, stderr=open(log, "w"),
+                               text=True)
+    line = process.stdout.readline()
+    found = re.search(r"listening on (http://[\d.:]+)", line)
+    if not found:
+        raise SystemExit(f"server did not start: {line!r} {log.read_text()}")
+    return process, found.group(1)
+
+
+def host_token(url: str, artifacts: Path, user: str) -> str:
+    from gallery_widgets.core.sql_gallery import sql_context
+    from gallery_widgets.core.tokens import create_token_for, ensure_account
+
+    context = sql_context(url, artifacts)
+    return create_token_for(context, ensure_account(context, user), f"bench-{time.time_ns()}").secret
+
+
+def market_params(rng: random.Random) -> dict:
+    params = {"kind": rng.choice(KINDS), "sort": rng.choice(("subscriptions", "latest", "favorites"))}
+    word = rng.choice(WORDS)
+    if word:
+        params["query"] = word
+    if rng.random() < 0.3:
+        params["categories"] = rng.choice(("Scenario/Robot", "Industry/Finance", "Engine/PyTorch"))
+    return params
+
+
+def single_client(base: str, token: str, repeat: int) -> list[float]:
+    rng = random.Random(1)
+    samples = []
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as client:
+        client.get("/gallery/api/v1/assets")
+        for _ in range(repeat):
+            start = time.perf_counter()
+            client.get("/gallery/api/v1/assets", params=market_params(rng)).raise_for_status()
+            samples.append(time.perf_counter() - start)
+    return samples
+
+
+async def mixed_load(bases: list[str], tokens: list[str], ids: list[str], clients: int, requests: int,
+                     seconds: float) -> dict:
+    samples: list[float] = []
+    errors: list[str] = []
+    counter = {"sent": 0}
+    deadline = time.monotonic() + seconds
+
+    async def client(n: int) -> None:
+        rng = random.Random(n)
+        headers = {"Authorization": f"Bearer {tokens[n % len(tokens)]}"}
+        async with httpx.AsyncClient(base_url=bases[n % len(bases)], headers=headers, timeout=30) as http:
+            while counter["sent"] < requests and time.monotonic() < deadline:
+                counter["sent"] += 1
+                roll = rng.random()
+                cid = rng.choice(ids)
+                start = time.perf_counter()
+                if roll < 0.7:
+                    response = await http.get("/gallery/api/v1/assets", params=market_params(rng))
+                elif roll < 0.9:
+                    response = await http.get(f"/gallery/api/v1/assets/{cid}")
+                elif roll < 0.95:
+                    response = await http.put(f"/gallery/api/v1/assets/{cid}/favorite", json={})
+                else:
+                    response = await http.post(f"/gallery/api/v1/assets/{cid}/subscription",
+                                               json={"accept_constraints": True, "accept_agreements": True})
+                samples.append(time.perf_counter() - start)
+                if response.status_code >= 400 and not (response.status_code == 409):
+                    errors.append(f"{response.status_code} {response.text[:120]}")
+
+    start = time.perf_counter()
+    await asyncio.gather(*(client(n) for n in range(clients)))
+    elapsed = time.perf_counter() - start
+    return {"requests": len(samples), "seconds": elapsed, "rps": len(samples) / elapsed,
+            "p50": pct(samples, 0.5), "p95": pct(samples, 0.95), "errors": errors}
+
+
+FRESH_IMPORT = """
+import time, sys
+start = time.perf_counter()
+import gallery_widgets as gw
+g = gw.open(sys.argv[1], token=sys.argv[2])
+g.import_algorithm(sys.argv[3])
+print(f"{time.perf_counter() - start:.3f}")
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", help="a postgresql:// URL (a temporary schema is used); SQLite by default")
+    parser.add_argument("--assets", type=int, default=100_000)
+    parser.add_argument("--servers", type=int, default=2)
+    parser.add_argument("--clients", type=int, default=64)
+    parser.add_argument("--requests", type=int, default=6000)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--repeat", type=int, default=200)
+    parser.add_argument("--upload-mb", type=int, default=100)
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="gw-bench-server-"))
+    artifacts = workdir / "artifacts"
+    drop = None
+    url = f"sqlite:///{workdir / 'gallery.db'}"
+    if args.url:
+        url, drop = postgres_schema_url(args.url)
+    processes = []
+    try:
+        started = time.perf_counter()
+        seed(url, args.assets, artifacts=artifacts)
+        print(f"backend: {'postgresql' if args.url else 'sqlite'}; seeded {args.assets:,} assets in "
+              f"{time.perf_counter() - started:.1f} s; {args.servers} server process(es)")
+        bases = []
+        for n in range(args.servers):
+            process, base = start_server(url, artifacts, workdir / f"server{n}.log")
+            processes.append(process)
+            bases.append(base)
+        tokens = [host_token(url, artifacts, "bench-user")] + [host_token(url, artifacts, f"user{n:04d}")
+                                                               for n in range(min(args.clients, 32))]
+        with httpx.Client(base_url=bases[0], headers={"Authorization": f"Bearer {tokens[0]}"}) as http:
+            ids = [a["content_id"] for kind in KINDS for page in (1, 2, 3)
+                   for a in http.get("/gallery/api/v1/assets", params={"kind": kind, "page": page,
+                                                                       "page_size": 100}).json()["items"]]
+
+        single = single_client(bases[0], tokens[0], args.repeat)
+        print(f"one client, market query round trip: p50 {pct(single, 0.5):.1f} ms, p95 {pct(single, 0.95):.1f} ms "
+              f"(target p50 ≤ 15 ms)")
+
+        load = asyncio.run(mixed_load(bases, tokens, ids, args.clients, args.requests, args.seconds))
+        print(f"mixed load, {args.clients} clients: {load['requests']:,} requests in {load['seconds']:.1f} s = "
+              f"{load['rps']:.0f} requests/s, p50 {load['p50']:.1f} ms, p95 {load['p95']:.1f} ms, "
+              f"{len(load['errors'])} errors (target ≥ 400/s, p95 ≤ 60 ms, 0 errors)")
+        for error in load["errors"][:5]:
+            print("  error:", error)
+
+        # A published algorithm, imported once (the cache fills), then by a fresh process.
+        import gallery_widgets as gw
+
+        home = workdir / "kernel-home"
+        os.environ["GALLERY_HOME"] = str(home)
+        source = workdir / "src"
+        source.mkdir()
+        (source / "algorithm.yaml").write_text("name: bench-algo\nentrypoint: train:main\n")
+        (source / "train.py").write_text("def main(params, inputs, outputs):\n    return {}\n")
+        publisher = gw.open(bases[0], token=host_token(url, artifacts, "bench-publisher"))
+        asset = publisher.publish(gw.Algorithm.from_dir(source), title="Bench algo", agree=True)
+        env = {**os.environ, "GALLERY_HOME": str(home)}
+        fresh_token = host_token(url, artifacts, "bench-publisher")
+        runs = []
+        for _ in range(4):  # the first fills the cache
+            start = time.perf_counter()
+            inner = subprocess.run([sys.executable, "-c", FRESH_IMPORT, bases[0], fresh_token, asset.content_id],
+                                   capture_output=True, text=True, env=env, check=True).stdout.strip()
+            runs.append((time.perf_counter() - start, float(inner)))
+        warm = runs[1:]
+        print(f"fresh process gw.open + import_algorithm (cached artifact): {statistics.median(r[0] for r in warm):.2f} s "
+              f"wall incl. interpreter start, {statistics.median(r[1] for r in warm):.2f} s from `import "
+              f"gallery_widgets` (target ≤ 0.5 s)")
+
+        data = os.urandom(args.upload_mb * 1024 * 1024)
+        digest = hashlib.sha256(data).hexdigest()
+        with httpx.Client(base_url=bases[0], headers={"Authorization": f"Bearer {tokens[0]}"}, timeout=120) as http:
+            start = time.perf_counter()
+            http.put(f"/gallery/api/v1/uploads/{digest}", content=data).raise_for_status()
+            elapsed = time.perf_counter() - start
+        print(f"upload of {args.upload_mb} MB: {elapsed:.2f} s = {args.upload_mb / elapsed:.0f} MB/s "
+              "(transfer + sha256, no scan; target ≥ 100 MB/s)")
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(10)
+        if drop:
+            drop()
+
+
+if __name__ == "__main__":
+    main()
