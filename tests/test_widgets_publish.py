@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 import pytest
@@ -310,34 +309,6 @@ def test_p5_publish_form_shows_scan_findings(alice, source, monkeypatch):
     assert "train.py:3" in table and "os-system" in table and "os.system runs a shell command" in table
     assert "util.py:10" in table and "pickle-load" in table
     assert alice.publishes() == ()
-
-
-def test_publish_form_publishes_in_background(alice, source, monkeypatch):
-    release = threading.Event()
-    started = threading.Event()
-    real_publish = alice.publish
-
-    def slow_publish(*args, **kwargs):
-        started.set()
-        assert release.wait(WAIT)
-        return real_publish(*args, **kwargs)
-
-    monkeypatch.setattr(alice, "publish", slow_publish)
-    form = PublishForm(alice, source=source, namespace={})
-    form.agree.value = True
-    form.publish_button.click()  # returns at once: the kernel is not blocked
-    assert started.wait(WAIT)
-    assert form.busy
-    assert form.publish_button.disabled is True
-    assert form.progress.layout.display == ""
-    form.publish_button.click()  # a second click while busy does nothing
-    release.set()
-    form.wait(WAIT)
-    assert not form.busy
-    assert form.result is not None
-    assert form.progress.layout.display == "none"
-    assert form.publish_button.disabled is False
-    assert len(alice.publishes()) == 1
 
 
 def test_publish_form_unexpected_error_inline(alice, source, monkeypatch):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import html
 import logging
-import threading
 from datetime import datetime, timezone
 
 import ipywidgets as w
@@ -132,20 +131,13 @@ def shows_errors(method):
     return wrapper
 
 
-def in_background(work, on_done, on_error) -> threading.Thread:
-    """Run ``work()`` off the kernel's main thread; then ``on_done(result)`` or ``on_error(exc)``."""
+def in_background(work, on_done, on_error, kernel=None):
+    """Run ``work()`` off the kernel thread; then ``on_done(result)`` or ``on_error(exc)`` ON the
+    kernel thread (handed back through its event loop; see kernel_loop.py). Returns the
+    ``Background`` (``join()`` waits for it)."""
+    from .kernel_loop import Background, KernelLoop
 
-    def target():
-        try:
-            result = work()
-        except Exception as exc:  # reported to the widget, never raised into the kernel
-            on_error(exc)
-        else:
-            on_done(result)
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    return thread
+    return Background(kernel or KernelLoop.here(), work, on_done, on_error)
 
 
 def default_gallery(g):
