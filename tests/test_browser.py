@@ -32,7 +32,16 @@ pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).parent.parent
 NOTEBOOKS = ROOT / "notebooks"
-ARTIFACTS = Path(__file__).parent / "artifacts"
+
+def _artifacts() -> Path:
+    """tests/artifacts/, or tests/artifacts/ipykernel6/ for the run pinned to ipykernel 6 (.ci/run)."""
+    import ipykernel
+
+    base = Path(__file__).parent / "artifacts"
+    return base if ipykernel.version_info[0] >= 7 else base / f"ipykernel{ipykernel.version_info[0]}"
+
+
+ARTIFACTS = _artifacts()
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -150,7 +159,7 @@ def page(browser, lab):
     page.set_default_timeout(TIMEOUT_MS)
     page.page_errors = []
     page.on("pageerror", lambda error: page.page_errors.append(str(error)))
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     yield page
     context.close()
 
