@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import functools
 import html
 import logging
@@ -36,6 +37,7 @@ STYLE = """
             color: #fff; font-size: 26px; font-weight: 700; letter-spacing: 1px; }
 .gw-empty { padding: 28px; text-align: center; color: var(--jp-ui-font-color2, #656d76); border: 1px dashed #d0d7de; border-radius: 10px; }
 .gw-description h1, .gw-description h2, .gw-description h3 { margin: 8px 0 4px 0; }
+.gw-gap-4 { gap: 4px; } .gw-gap-6 { gap: 6px; } .gw-gap-8 { gap: 8px; } .gw-gap-10 { gap: 10px; } .gw-gap-12 { gap: 12px; }
 .gw-table { border-collapse: collapse; width: 100%; font-size: 13px; }
 .gw-table th, .gw-table td { text-align: left; padding: 4px 8px; border-bottom: 1px solid #eaeef2; }
 </style>
@@ -90,6 +92,24 @@ def quota(subscription) -> str:
     if subscription.remaining_days == 0:
         return "Expired"
     return f"{subscription.remaining_days} day{'s' if subscription.remaining_days != 1 else ''}"
+
+
+def image_data_uri(data: bytes) -> str:
+    """A ``data:`` URI for PNG or JPEG bytes (shared by the market and the detail page)."""
+    mime = "image/png" if data.startswith(b"\x89PNG") else "image/jpeg"
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def cover_image_html(data: bytes, height: int = 72) -> str:
+    return (f'<img class="gw-cover-img" style="height:{height}px;width:100%;object-fit:cover;border-radius:6px" '
+            f'src="{image_data_uri(data)}" alt="cover">')
+
+
+def row(children, gap: int = 8, **layout) -> w.HBox:
+    """An HBox whose children are ``gap`` px apart (ipywidgets' Layout has no ``gap``)."""
+    box = w.HBox(list(children), layout=w.Layout(**layout))
+    box.add_class(f"gw-gap-{gap}")
+    return box
 
 
 class Messages(w.HTML):
