@@ -556,3 +556,71 @@ def test_p10_detail_edit_after_losing_the_asset_is_inline(asset, alice, admin):
     detail.code_tab.edit_code_open.value = True
     detail.save_buttons["Code"].click()
     assert "No asset" in detail.messages.text
+
+
+# -- round two: admin flags, Add Version, open code download (W4, W6) ---------------------------------
+
+
+def test_w4_detail_admin_toggles_official_and_featured(asset, admin, bob):
+    assert hidden(AssetDetail(bob, content_id=asset.content_id).admin_flags)
+    detail = AssetDetail(admin, content_id=asset.content_id)
+    assert not hidden(detail.admin_flags)
+    assert detail.official_toggle.value is False
+    detail.official_toggle.value = True
+    assert detail.asset.official and bob.asset(asset.content_id, count_view=False).official
+    assert "Official" in detail.title_html.value and "now official" in detail.messages.text
+    detail.featured_toggle.value = True
+    assert bob.asset(asset.content_id, count_view=False).featured
+    detail.featured_toggle.value = False
+    assert not bob.asset(asset.content_id, count_view=False).featured
+
+
+def test_w4_detail_add_version_from_the_versions_tab(asset, alice, make_source):
+    source = make_source("churn")
+    detail = AssetDetail(alice, content_id=asset.content_id, namespace={"new_churn": source})
+    tab = detail.versions_tab
+    tab.add_version_button.click()
+    form = tab.add_form
+    assert not hidden(tab.add_area) and form.mode.value == "add"
+    assert form.asset.value == asset.content_id and form.version.value == "1.0.1"
+    form.source_picker.value = source
+    form.description.value = "faster"
+    form.agree.value = True
+    form.publish_button.click()
+    form.wait(60)
+    assert "Published" in form.messages.text, form.messages.text
+    assert [v.version for v in detail.asset.versions][:1] == ["1.0.1"]
+    assert "1.0.1" in tab.versions_html.value and "faster" in tab.versions_html.value
+
+
+def test_w4_detail_add_version_only_for_the_publisher(asset, bob):
+    bob.subscribe(asset.content_id, accept_constraints=True, accept_agreements=True)
+    detail = AssetDetail(bob, content_id=asset.content_id)
+    assert detail.versions_tab.add_version_button not in detail.versions_tab.view.children
+
+
+def test_w6_detail_code_download_into_the_notebook_folder(asset, alice, bob, tmp_path):
+    alice.edit_asset(asset.content_id, code_open=True)
+    bob.subscribe(asset.content_id, accept_constraints=True, accept_agreements=True)
+    detail = AssetDetail(bob, content_id=asset.content_id)
+    tab = detail.code_tab
+    assert not hidden(tab.download_area)
+    tab.download_dir = tmp_path / "notebook"
+    tab.download_dir.mkdir()
+    tab.download_button.click()
+    tab.download_thread.join(60)
+    assert tab.downloaded == tmp_path / "notebook" / "churn-forecaster-1.0.0.zip"
+    assert tab.downloaded.is_file()
+    listing = tab.download_html.value
+    assert "train.py" in listing and "algorithm.yaml" in listing and " B<" in listing
+    assert "Saved <code>churn-forecaster-1.0.0.zip</code>" in listing
+    tab.download_button.click()  # again: the same file, not a second copy
+    tab.download_thread.join(60)
+    assert sorted(p.name for p in (tmp_path / "notebook").iterdir()) == ["churn-forecaster-1.0.0.zip"]
+
+
+def test_w6_detail_closed_code_offers_no_download(asset, bob):
+    bob.subscribe(asset.content_id, accept_constraints=True, accept_agreements=True)
+    detail = AssetDetail(bob, content_id=asset.content_id)
+    assert hidden(detail.code_tab.download_area)
+    assert "not open" in detail.code_tab.code_html.value

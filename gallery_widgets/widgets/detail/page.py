@@ -150,11 +150,11 @@ class AssetDetail(w.VBox):
         self.featured_toggle.add_class("gw-featured-toggle")
         self.official_toggle.observe(lambda c: self._on_flag("official", c["new"]), names="value")
         self.featured_toggle.observe(lambda c: self._on_flag("featured", c["new"]), names="value")
-        admin = w.HBox([self.official_toggle, self.featured_toggle])
-        admin.add_class("gw-admin-flags")
-        hidden(admin, not self.is_admin)
+        self.admin_flags = w.HBox([self.official_toggle, self.featured_toggle])
+        self.admin_flags.add_class("gw-admin-flags")
+        hidden(self.admin_flags, not self.is_admin)
         actions = w.VBox([self.favorite_button, self.subscribe_button, self.import_button, self.run_button,
-                          self.status_html, admin], layout=w.Layout(align_items="flex-end", min_width="180px"))
+                          self.status_html, self.admin_flags], layout=w.Layout(align_items="flex-end", min_width="180px"))
         actions.add_class("gw-actions")
         self.header = w.HBox([self.cover, info, actions],
                              layout=w.Layout(align_items="flex-start", padding="6px 0 10px 0"))
