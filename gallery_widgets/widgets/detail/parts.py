@@ -6,7 +6,7 @@ import re
 
 import ipywidgets as w
 
-from ..common import esc, row, shows_errors
+from ..common import Confirm, esc  # noqa: F401 - Confirm is re-exported for the tabs
 
 DETAIL_STYLE = """
 <style>
@@ -67,46 +67,3 @@ def duration_text(duration) -> str:
         return "Unlimited"
     text = f"{duration.days} day{'s' if duration.days != 1 else ''}"
     return text + (", auto-renew" if duration.auto_renew else "")
-
-
-class Confirm(w.VBox):
-    """The seed's OK dialog, inline: says what will happen; OK runs ``action``, Cancel closes.
-
-    ``ask(text, action, ok_label)`` shows it; ``ok_button`` / ``cancel_button`` answer it.
-    """
-
-    def __init__(self, messages):
-        super().__init__()
-        self.messages = messages
-        self.text = w.HTML()
-        self.ok_button = w.Button(description="OK", button_style="danger")
-        self.ok_button.add_class("gw-confirm-ok")
-        self.cancel_button = w.Button(description="Cancel")
-        self.cancel_button.add_class("gw-confirm-cancel")
-        self.ok_button.on_click(self._on_ok)
-        self.cancel_button.on_click(lambda _b: self.close_dialog())
-        self._action = None
-        self.children = (self.text, row([self.ok_button, self.cancel_button]))
-        self.add_class("gw-confirm")
-        hidden(self)
-
-    def ask(self, text: str, action, ok_label: str = "OK") -> None:
-        self.text.value = f"<div>{text}</div>"
-        self.ok_button.description = ok_label
-        self._action = action
-        hidden(self, False)
-
-    @property
-    def is_open(self) -> bool:
-        return not is_hidden(self)
-
-    def close_dialog(self) -> None:
-        self._action = None
-        hidden(self)
-
-    @shows_errors
-    def _on_ok(self, _button=None) -> None:
-        action, self._action = self._action, None
-        hidden(self)
-        if action is not None:
-            action()
