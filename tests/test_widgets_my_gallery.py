@@ -244,3 +244,41 @@ def test_w4_my_publishes_discontinue_says_how_many_subscribers_and_can_be_cancel
     assert alice.asset(asset.content_id, count_view=False).status == "released"
     my.publish_row(asset.content_id).delete_button.click()
     assert "1 active subscriber" in my.publish_row(asset.content_id).confirm_text.value
+
+
+def test_w5_bell_counts_lists_and_marks_read(alice, bob, make_asset, make_source):
+    from gallery_widgets.widgets.market import MarketBrowser
+
+    asset = make_asset()
+    bob.subscribe(asset.content_id, accept_constraints=True, accept_agreements=True)
+    my = MyGallery(bob, namespace={})
+    bell = my.bell
+    assert bell.unread == 0 and bell.button.description == ""
+    alice.add_version(asset.content_id, make_source(), agree=True)
+    alice.add_version(asset.content_id, make_source(), agree=True)
+    bell.button.value = True  # opening the bell reads the notifications again
+    assert bell.is_open and bell.unread == 2 and bell.button.description == "2"
+    assert "New version 1.0.2" in bell.list.children[0].children[0].value
+    first, second = (n.id for n in bell.notes)
+    bell.read_buttons[second].click()
+    assert bell.unread == 1 and second not in bell.read_buttons
+    assert [n.id for n in bob.notifications(unread_only=True)] == [first]
+    market = MarketBrowser(bob)
+    assert market.bell.unread == 1 and market.bell.button.description == "1"
+    market.bell.button.value = True
+    market.bell.mark_all_button.click()
+    assert market.bell.unread == 0 and bob.notifications(unread_only=True) == ()
+    assert market.bell.mark_all_button.disabled
+
+
+def test_w5_bell_shows_a_refusal_inline(bob, monkeypatch):
+    my = MyGallery(bob, namespace={})
+
+    def refuse(ids=None):
+        raise gw.StorageError("The gallery is read-only here; nothing was changed.")
+
+    monkeypatch.setattr(bob, "mark_notifications_read", refuse)
+    my.bell.button.value = True
+    my.bell.mark_all_button.disabled = False
+    my.bell.mark_all_button.click()
+    assert "read-only" in my.bell.messages.text

@@ -38,13 +38,6 @@ def kernel_namespace(namespace: dict | None = None) -> dict | None:
     return getattr(shell, "user_ns", None) if shell is not None else None
 
 
-def regions() -> tuple[str, ...]:
-    """Where an imported workflow may run, as the service defines it."""
-    from ..core.using import REGIONS
-
-    return tuple(REGIONS)
-
-
 def default_workflow_name() -> str:
     return f"workflow_{secrets.token_hex(2)}"
 
@@ -82,7 +75,7 @@ class ImportWorkflowDialog(w.VBox):
         self.name = w.Text(value=default_workflow_name(), description="Workflow Name",
                            style={"description_width": "130px"}, layout=w.Layout(width="420px"))
         self.name.add_class("gw-import-name")
-        self.region = w.Dropdown(options=[(_REGION_LABELS.get(r, r), r) for r in regions()], value="local",
+        self.region = w.Dropdown(options=[(_REGION_LABELS.get(r, r), r) for r in self.g.regions()], value="local",
                                  description="Region", style={"description_width": "130px"},
                                  layout=w.Layout(width="420px"))
         self.region.add_class("gw-import-region")

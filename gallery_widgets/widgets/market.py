@@ -13,7 +13,6 @@ from collections import OrderedDict
 import ipywidgets as w
 from ipywidgets.widgets.widget_string import HTMLStyle
 
-from ..core.taxonomy import all_categories, taxonomy
 from .common import (  # image_data_uri, cover_image_html and row live in common (shared with detail/)
     Messages,
     badges,
@@ -164,8 +163,8 @@ class MarketBrowser(w.VBox):
         self.sort.add_class("gw-sort")
 
         # Category picker: dimension → leaves, synced with the chosen tags.
-        self._taxonomy = taxonomy()
-        self.categories = w.TagsInput(allowed_tags=list(all_categories()), allow_duplicates=False, value=[],
+        self._taxonomy = self.g.taxonomy()  # the service's (over REST: the server's)
+        self.categories = w.TagsInput(allowed_tags=list(self.g.categories()), allow_duplicates=False, value=[],
                                       placeholder="type to add a category",
                                       layout=w.Layout(flex="1 1 auto", width="auto"))
         self.categories.add_class("gw-categories")
@@ -203,8 +202,12 @@ class MarketBrowser(w.VBox):
         self.back_button = w.Button(description="← Back to market", layout=w.Layout(width="auto", align_self="flex-start"))
         self.back_button.add_class("gw-back")
 
-        header = w.HTML('<div class="gw-h1">Asset market</div>'
-                        '<div class="gw-muted">Find, favorite and subscribe to shared assets.</div>')
+        from .notifications import NotificationBell
+
+        self.bell = NotificationBell(self.g)  # W5: the unread count, the list, mark read
+        header = w.HBox([w.HTML('<div class="gw-h1">Asset market</div>'
+                                '<div class="gw-muted">Find, favorite and subscribe to shared assets.</div>'),
+                         self.bell], layout=w.Layout(justify_content="space-between", align_items="flex-start"))
         filters = row([self.quick_tabs, self.category_toggle, self.sort], align_items="center",
                       flex_flow="row wrap")
         filters.add_class("gw-filters")

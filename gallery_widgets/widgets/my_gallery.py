@@ -184,7 +184,12 @@ class MyGallery(w.VBox):
                           titles=("My Publishes", "My Subscriptions", "My Information"))
         self.tabs.add_class("gw-my-tabs")
 
-        self.children = [style(), w.HTML(MY_STYLE), self.header, self.messages, self.tabs]
+        from .notifications import NotificationBell
+
+        self.bell = NotificationBell(self.g)  # W5
+        top = w.HBox([self.header, self.bell], layout=w.Layout(justify_content="space-between",
+                                                               align_items="flex-start"))
+        self.children = [style(), w.HTML(MY_STYLE), top, self.messages, self.tabs]
         self.add_class("gw-root")
         self.add_class("gw-my-gallery")
         self.refresh_profile()
