@@ -173,14 +173,14 @@ class Accounts(ServiceBase):
         if asset.visibility == "private":
             return
         now = self._now()
-        note = f" — {description}" if description else ""
+        note = f' Its notes: "{description.strip()}"' if description.strip() else ""
         for user_id, username in s.execute(statement):
             if allowed is not None and username not in allowed:
                 continue
             s.add(NotificationRow(
                 user_id=user_id, subject=f"New version {version} of {asset.title}"[:300],
                 body=(f"{asset.publisher.nickname or asset.publisher.username} published version {version} of {asset.title} ({asset.kind} {asset.content_id}), which you "
-                      f"subscribed to{note}. Import it from its page or from My Subscriptions."),
+                      f"subscribed to.{note} Import it from its page or from My Subscriptions."),
                 created_at=now, read=False))
 
     def _notify(self, user_id: int, subject: str, body: str) -> None:

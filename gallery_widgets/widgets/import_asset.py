@@ -59,7 +59,9 @@ class ImportPanel(w.VBox):
         if versions is None:
             versions = g.asset(content_id, count_view=False).versions
         offered = [v.version for v in versions if v.status != "discontinued"]
-        self.version = w.Dropdown(options=[("latest", None)] + [(v, v) for v in offered], value=None,
+        latest = f"latest ({offered[0]})" if offered else "latest"
+        # "" stands for "the latest version you may use" (a Dropdown cannot show a None value)
+        self.version = w.Dropdown(options=[(latest, "")] + [(v, v) for v in offered], value="",
                                   description="Version", layout=w.Layout(width="220px"))
         self.version.add_class("gw-import-version")
         self.variable = w.Text(value=as_identifier(title, fallback=kind), description="Variable",
@@ -85,10 +87,11 @@ class ImportPanel(w.VBox):
             self.train_area,
         )
         self.add_class("gw-import-panel")
+        self.add_class("gw-panel")
         self._draw_code()
 
     def _draw_code(self) -> None:
-        self.code.value = import_line(self.kind, self.content_id, self.version.value,
+        self.code.value = import_line(self.kind, self.content_id, self.version.value or None,
                                       self.variable.value.strip() or self.kind, self.gallery_name)
         self.code.layout.display = "" if self.show_code.value else "none"
 
@@ -101,7 +104,7 @@ class ImportPanel(w.VBox):
                                 "and _ (not starting with a digit).")
             return None
         call = getattr(self.g, f"import_{self.kind}")
-        version = self.version.value
+        version = self.version.value or None
         self.import_state = "importing"
         self.import_button.disabled = True
         self.messages.ok(f"Importing {self.title}…")

@@ -321,7 +321,7 @@ class AssetDetail(w.VBox):
                                             namespace=self.namespace)
             close = w.Button(description="Close", layout=w.Layout(width="auto"))
             close.on_click(lambda _b: hidden(self.import_area))
-            self.import_area.children = (self.import_panel, close)
+            self.import_area.children = (self.import_panel, w.HBox([close]))
         hidden(self.import_area, False)
 
     @shows_errors

@@ -141,7 +141,7 @@ class VersionsTab(DetailTab):
                                         content_id=self.content_id, on_published=self._published)
             close = w.Button(description="Close", layout=w.Layout(width="auto"))
             close.on_click(lambda _b: hidden(self.add_area))
-            self.add_area.children = (self.add_form, close)
+            self.add_area.children = (self.add_form, w.HBox([close]))
         hidden(self.add_area, False)
 
     def _published(self, asset) -> None:
