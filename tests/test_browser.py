@@ -377,7 +377,8 @@ def test_import_and_run_a_workflow_in_the_browser(page, lab, playwright_api):
     run = cell(page, notebook, "gw.RunView(run)").locator(".gw-run")
     expect(run.locator(".gw-step")).to_have_count(2)
     expect(run).not_to_contain_text("Running", timeout=120_000)
-    expect(run.locator(".gw-step-failed")).to_have_count(0)
+    failed = run.locator(".gw-step-failed")
+    assert failed.count() == 0, f"a step failed: {failed.first.inner_text()}"
     shoot(page, run, "03-run.png")
 
     dialog = cell(page, notebook, "gw.ImportWorkflowDialog(").locator(".gw-import-workflow")
@@ -393,7 +394,8 @@ def test_import_and_run_a_workflow_in_the_browser(page, lab, playwright_api):
     dialog_run = dialog.locator(".gw-run")
     expect(dialog_run.locator(".gw-step")).to_have_count(2)
     expect(dialog_run).not_to_contain_text("Running", timeout=120_000)
-    expect(dialog_run.locator(".gw-step-failed")).to_have_count(0)
+    failed = dialog_run.locator(".gw-step-failed")
+    assert failed.count() == 0, f"a step failed: {failed.first.inner_text()}"
     shoot(page, dialog, "03-import-dialog-run.png")
     assert not page.page_errors, page.page_errors
 

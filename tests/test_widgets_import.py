@@ -259,3 +259,38 @@ def test_u4_run_refused_after_cancel_inline(bob, subscribed):
     assert dialog.run_view is None
 
 
+
+
+def test_w3_configure_an_imported_workflow_before_run(bob, subscribed, tmp_path):
+    pytest.importorskip("gallery_widgets.kernel.runtime.jobs")
+    import html
+
+    dialog = ImportWorkflowDialog(bob, content_id=subscribed.content_id, namespace={})
+    assert dialog.configure_button.layout.display == "none"
+    dialog.import_button.click()
+    dialog.configure_button.click()
+    dialog.config_task.join(WAIT)
+    config = dialog.config
+    form = config.forms["train"]
+    assert form.controls["epochs"].value == 2  # the workflow's value, not the manifest's default
+    assert form.controls["lr"].value == 0.1 and form.controls["optimizer"].value == "sgd"
+    assert "wired from the workflow" in form.input_states["data"].value  # empty: stays wired
+    form.controls["lr"].value = 5.0
+    assert "field 'lr' must be between 0.0 and 1.0" in html.unescape(form.errors["lr"].value)
+    dialog.run_button.click()
+    assert "Fix the step fields" in dialog.messages.text and dialog.run_view is None
+    form.controls["lr"].value = 0.5
+    form.controls["epochs"].value = 3
+    assert config.params() == {"train": {"lr": 0.5, "epochs": 3}}
+    dialog.run_button.click()
+    view = dialog.run_view.wait(WAIT)
+    assert view.run.status == "succeeded", view.rows["train"].error.value
+    assert "epoch 2 of 3" in view.rows["train"].job_view.wait(WAIT).logs.value
+
+
+def test_u3_workflow_run_refuses_params_for_an_unknown_step(bob, subscribed):
+    imported = bob.import_workflow(subscribed.content_id)
+    with pytest.raises(gw.InvalidInput, match="unknown step"):
+        imported.run(params={"nope": {"lr": 0.5}})
+    with pytest.raises(gw.InvalidInput, match="no step 'nope'"):
+        imported.step_algorithm("nope")

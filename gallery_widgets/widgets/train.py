@@ -258,3 +258,57 @@ class TrainForm(w.VBox):
         self.job_area.children = (self.job_view,)
         self.messages.ok(f"Started job {self.job.id}.")
         return self.job
+
+
+class WorkflowConfig(w.VBox):
+    """Configure an imported workflow before Run (the seed's "Configure"): for each step, the
+    same controls as the Train form — its hyperparameters filled with the workflow's values, its
+    inputs as path fields that may stay empty (then they stay wired to the previous step).
+
+    ``WorkflowConfig(workflow, algorithms)``: ``algorithms`` maps step name → the step's
+    algorithm (``workflow.step_algorithm(name)``). ``forms`` maps step name → its ParamsForm;
+    ``params()`` / ``inputs()`` are what ``workflow.run(inputs=…, params=…)`` takes.
+    """
+
+    valid = Bool(True, help="True while every step's fields pass their checks")
+
+    def __init__(self, workflow, algorithms: dict):
+        super().__init__()
+        self.workflow = workflow
+        self.forms: dict[str, ParamsForm] = {}
+        parts = [w.HTML('<div class="gw-title">Configure the steps</div>'
+                        '<div class="gw-muted">Each step starts with the workflow\'s values; an empty input stays '
+                        "wired to the step before it.</div>")]
+        for step in workflow.steps:
+            name = step["name"]
+            form = ParamsForm(algorithms[name].manifest, params=step.get("params") or {}, optional_inputs=True)
+            form.add_class(f"gw-config-step-{name}")
+            form.observe(lambda _c: self._revalidate(), names="valid")
+            self.forms[name] = form
+            parts += [w.HTML(f'<div class="gw-section"><b>{esc(name)}</b> '
+                             f'<span class="gw-muted">{esc(algorithms[name].title)} {esc(algorithms[name].version)}'
+                             "</span></div>"), form]
+        self.children = tuple(parts)
+        self.add_class("gw-workflow-config")
+        self._revalidate()
+
+    def _revalidate(self) -> None:
+        self.valid = all(f.valid for f in self.forms.values())
+
+    def check_all(self) -> bool:
+        return all([f.check_all() for f in self.forms.values()])
+
+    def params(self) -> dict:
+        """Per step, the hyperparameters that differ from the workflow's own."""
+        changed = {}
+        for step in self.workflow.steps:
+            form = self.forms[step["name"]]
+            defaults = {p["name"]: p.get("default") for p in form.manifest.get("hyperparameters", [])}
+            own = {**defaults, **(step.get("params") or {})}
+            values = {k: v for k, v in form.params().items() if own.get(k) != v}
+            if values:
+                changed[step["name"]] = values
+        return changed
+
+    def inputs(self) -> dict:
+        return {name: form.inputs() for name, form in self.forms.items() if form.inputs()}
