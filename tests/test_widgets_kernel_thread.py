@@ -206,3 +206,26 @@ def test_w1_thread_guard_catches_a_change_made_off_the_kernel_thread():
         worker.start()
         worker.join()
     assert ("HTML", "value", "worker") in guard.off_thread
+
+
+def test_w1_detail_import_code_and_download_change_widgets_only_on_the_kernel(kernel, admin, open_as, publish,
+                                                                             make_source, tmp_path):
+    from gallery_widgets.widgets.detail import TAB_NAMES, AssetDetail
+
+    alice, bob = open_as("alice"), open_as("bob")
+    asset = publish(alice, "Churn forecaster", source=make_source("churn"))
+    alice.edit_asset(asset.content_id, code_open=True)
+    bob.subscribe(asset.content_id, accept_constraints=True, accept_agreements=True)
+    namespace = {}
+    detail = kernel.run(AssetDetail, bob, content_id=asset.content_id, namespace=namespace)
+    kernel.run(setattr, detail.tabs, "selected_index", TAB_NAMES.index("Code"))  # loads the code on a worker
+    assert kernel.until(lambda: "def main" in detail.code_tab.code_preview.value, WAIT)
+    detail.code_tab.download_dir = tmp_path
+    kernel.run(detail.code_tab.download_button.click)
+    assert kernel.until(lambda: detail.code_tab.downloaded is not None, WAIT)
+    kernel.run(detail.import_button.click)
+    panel = detail.import_panel
+    kernel.run(panel.import_button.click)
+    assert panel.import_state == "importing"  # the import runs on a worker; the kernel is free
+    assert kernel.until(lambda: panel.import_state == "imported", WAIT), panel.messages.text
+    assert namespace["churn_forecaster"] is panel.imported

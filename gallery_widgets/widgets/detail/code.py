@@ -51,7 +51,9 @@ def download_archive(g, content_id: str, kind: str, folder: Path) -> tuple[Path,
         raise GalleryError(f"The archive of {usable.title!r} {usable.version} does not match its digest; "
                            "nothing was saved. Try again, or tell the gallery's operator.")
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        files = [(i.filename, i.file_size) for i in archive.infolist() if not i.is_dir()]
+        # the packing's own records (.gallery*) are not the asset's files; the handle hides them too
+        files = [(i.filename, i.file_size) for i in archive.infolist()
+                 if not i.is_dir() and not i.filename.startswith(".gallery")]
     target = Path(folder) / archive_name(usable.title, usable.version)
     try:
         if not (target.exists() and target.read_bytes() == data):
