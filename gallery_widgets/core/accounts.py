@@ -166,22 +166,21 @@ class Accounts(ServiceBase):
         """N1: tell the active subscribers of ``asset`` about its new ``version``, in the publish's own
         transaction; for a group asset only those the new version's whitelist holds (V1: nobody
         hears of a version they may not see)."""
+        if asset.visibility == "private":  # nobody but the publisher sees it
+            return
         statement = select(SubscriptionRow.user_id, UserRow.username).join(
             UserRow, UserRow.id == SubscriptionRow.user_id).where(
             SubscriptionRow.asset_id == asset.id, SubscriptionRow.status == "active")
         allowed = set(whitelist) if asset.visibility == "group" else None
-        if asset.visibility == "private":
-            return
         now = self._now()
+        who = asset.publisher.nickname or asset.publisher.username
         note = f' Its notes: "{description.strip()}"' if description.strip() else ""
+        body = (f"{who} published version {version} of {asset.title} ({asset.kind} {asset.content_id}), which you "
+                f"subscribed to.{note} Import it from its page or from My Subscriptions.")
         for user_id, username in s.execute(statement):
-            if allowed is not None and username not in allowed:
-                continue
-            s.add(NotificationRow(
-                user_id=user_id, subject=f"New version {version} of {asset.title}"[:300],
-                body=(f"{asset.publisher.nickname or asset.publisher.username} published version {version} of {asset.title} ({asset.kind} {asset.content_id}), which you "
-                      f"subscribed to.{note} Import it from its page or from My Subscriptions."),
-                created_at=now, read=False))
+            if allowed is None or username in allowed:
+                s.add(NotificationRow(user_id=user_id, subject=f"New version {version} of {asset.title}"[:300],
+                                      body=body, created_at=now, read=False))
 
     def _notify(self, user_id: int, subject: str, body: str) -> None:
         """Record a notification in its own transaction (it must outlive a failed publish)."""
