@@ -326,6 +326,31 @@ The prep step reads the sample data that ships with the demo; give it yours inst
 run = sales.run(inputs={"prep": {"raw": "my_daily_sales.csv"}})   # a CSV with a `sales` column
 ```
 """),
+        md("""
+## On a Dask cluster
+
+The same run on a cluster: here a `LocalCluster` of two worker processes on this machine; on a team cluster pass
+its `distributed.Client` or scheduler address instead (or set `GALLERY_DASK_SCHEDULER`). The workflow becomes one
+Dask graph, each step still a job in its own process, and the run view follows it unchanged. Step inputs and
+outputs must be paths every worker can reach (see the README).
+"""),
+        code('''
+from distributed import Client, LocalCluster
+
+cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None)
+client = Client(cluster)
+cluster_run = sales.run(cluster=client)
+gw.RunView(cluster_run)
+'''),
+        code('''
+cluster_run.wait(timeout=300)
+print(cluster_run.status)
+{name: job.metrics for name, job in cluster_run.jobs.items()}
+'''),
+        code('''
+client.close()
+cluster.close()
+'''),
     ],
     "04-my-gallery": [
         md(f"""
