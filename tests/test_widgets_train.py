@@ -59,10 +59,11 @@ def test_w3_train_form_checks_each_field_with_the_service_messages(algo, data, t
     form = TrainForm(algo)
     params = form.params_form
     params.controls["lr"].value = 3.0
-    assert "field 'lr' must be between 0.0 and 1.0, not 3.0" in html.unescape(params.errors["lr"].value)
+    assert "field 'lr' must be between 0.0 and 1.0, not 3.0" in params.errors["lr"]
+    assert params.errors["lr"] in html.unescape(params.notes["lr"].value)  # shown next to the field
     assert form.start_button.disabled
     params.controls["lr"].value = 0.2
-    assert params.errors["lr"].value == ""
+    assert params.errors["lr"] == ""
     params.input_paths["data"].value = str(tmp_path / "missing.csv")
     assert "does not exist" in params.input_states["data"].value
     params.input_paths["data"].value = str(data)
@@ -81,11 +82,11 @@ def test_w3_train_form_text_fields_for_numbers_without_default(tmp_path):
     assert isinstance(size, w.Text) and size.description == "size *"
     assert isinstance(form.params_form.controls["flag"], w.Checkbox)
     form.params_form.check_all()
-    assert "field 'size' is required" in html.unescape(form.params_form.errors["size"].value)
+    assert "field 'size' is required" in form.params_form.errors["size"]
     size.value = "many"
-    assert "must be of type int" in form.params_form.errors["size"].value
+    assert "must be of type int" in form.params_form.errors["size"]
     size.value = "7"
-    assert form.params_form.errors["size"].value == ""
+    assert form.params_form.errors["size"] == ""
     assert form.params_form.params()["size"] == 7 and "label" not in form.params_form.params()
 
 

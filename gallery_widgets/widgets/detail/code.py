@@ -91,10 +91,12 @@ class CodeTab(DetailTab):
         self.download_html.add_class("gw-code-files")
         self.download_area = w.VBox([self.download_button, self.download_html])
         hidden(self.download_area)
+        return w.VBox([self.code_html, self.download_area, self.code_area])
+
+    def build_form(self):
         self.edit_code_open = w.Checkbox(description="Open source code", indent=False)
         self.edit_license = w.Dropdown(options=list(self.g.licenses()), description="License", style=LABEL)
-        view = w.VBox([self.code_html, self.download_area, self.code_area])
-        return view, w.VBox([self.edit_code_open, self.edit_license])
+        return w.VBox([self.edit_code_open, self.edit_license])
 
     @property
     def readable(self) -> bool:

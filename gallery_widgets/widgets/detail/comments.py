@@ -32,7 +32,7 @@ class CommentsTab(DetailTab):
                    layout=w.Layout(justify_content="space-between", align_items="center")),
             self.comments_box,
         ])
-        return view, None
+        return view
 
     def load(self) -> None:
         """Read the comments (a query of its own; an edit of the asset does not change them)."""

@@ -18,6 +18,9 @@ class DescriptionTab(DetailTab):
     def build(self):
         self.description_html = w.HTML()
         self.description_html.add_class("gw-description")
+        return self.description_html
+
+    def build_form(self):
         self.edit_title = w.Text(description="Title", layout=WIDE, style=LABEL)
         self.edit_summary = w.Text(description="Summary", layout=WIDE, style=LABEL)
         self.edit_categories = w.TagsInput(allowed_tags=list(self.g.categories()), allow_duplicates=False,
@@ -34,7 +37,7 @@ class DescriptionTab(DetailTab):
                 align_items="center"),
             self.edit_description,
         ])
-        return self.description_html, form
+        return form
 
     def render(self) -> None:
         body = self.asset.description_html.strip() if self.asset.description_html else ""

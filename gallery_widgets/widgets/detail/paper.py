@@ -17,11 +17,14 @@ class PaperTab(DetailTab):
 
     def build(self):
         self.paper_html = w.HTML()
+        return self.paper_html
+
+    def build_form(self):
         self.edit_paper_title = w.Text(description="Title", layout=WIDE, style=LABEL)
         self.edit_paper_url = w.Text(description="Link", layout=WIDE, style=LABEL, placeholder="https://…")
         form = w.VBox([self.edit_paper_title, self.edit_paper_url,
                        w.HTML('<span class="gw-muted">Leave both empty to remove the paper.</span>')])
-        return self.paper_html, form
+        return form
 
     def render(self) -> None:
         paper = self.asset.paper

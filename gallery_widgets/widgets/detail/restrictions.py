@@ -26,6 +26,9 @@ class RestrictionsTab(DetailTab):
 
     def build(self):
         self.restrictions_html = w.HTML()
+        return self.restrictions_html
+
+    def build_form(self):
         self.edit_visibility = w.Dropdown(description="Visible to", style=LABEL)
         self.edit_whitelist = w.Text(description="Users", style=LABEL, layout=WIDE,
                                      placeholder="usernames, separated by commas (for Specific users)")
@@ -41,7 +44,7 @@ class RestrictionsTab(DetailTab):
             self.edit_whitelist,
             row([self.edit_duration_on, self.edit_duration_days, self.edit_auto_renew], align_items="center"),
         ])
-        return self.restrictions_html, form
+        return form
 
     def render(self) -> None:
         a = self.asset

@@ -12,8 +12,8 @@ class DetailTab(w.VBox):
     """One tab: ``view`` (always), and when the viewer may edit and the tab has a form,
     ``edit_button`` / ``save_button`` / ``cancel_button`` around ``form``.
 
-    Subclasses build their widgets in ``build()`` (returning the view and the form or None),
-    draw the asset in ``render()``, fill the form in ``fill()`` and return the service's new
+    Subclasses build their view in ``build()`` and their edit form in ``build_form()`` (None:
+    not editable; called only for the publisher or an admin), draw the asset in ``render()``, fill the form in ``fill()`` and return the service's new
     ``Asset`` (or None) from ``save()``. ``owner`` is the AssetDetail: the gallery, the asset,
     ``messages`` and ``apply(asset)`` (redraw every part).
     """
@@ -25,9 +25,11 @@ class DetailTab(w.VBox):
         self.owner = owner
         self.add_class("gw-tab-page")
         self.add_class(f"gw-tab-{self.name.lower()}")
-        self.view, form = self.build()
+        self.view = self.build()
         self.edit_button = self.save_button = self.cancel_button = self.form = None
-        if form is None or not owner.can_edit:
+        # the edit form is built only for who may edit (P10): viewers open the page faster
+        form = self.build_form() if owner.can_edit else None
+        if form is None:
             self.children = (self.view,)
             return
         self.edit_button = w.Button(description="Edit", icon="pencil", layout=w.Layout(width="auto"))
@@ -63,6 +65,9 @@ class DetailTab(w.VBox):
     # -- subclasses ----------------------------------------------------------------------------
     def build(self):
         raise NotImplementedError
+
+    def build_form(self):
+        return None
 
     def render(self) -> None:
         raise NotImplementedError

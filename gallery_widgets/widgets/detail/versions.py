@@ -20,8 +20,6 @@ class VersionsTab(DetailTab):
         self.discontinue_buttons: dict[str, w.Button] = {}
         self.add_form = None
         self.versions_html = w.HTML()
-        self.versions_form = w.VBox([])
-        self.confirm = Confirm(self.messages)
         self.add_version_button = w.Button(description="Add Version", icon="plus", layout=w.Layout(width="auto"),
                                            tooltip="Publish a new version of this asset from a local source")
         self.add_version_button.add_class("gw-add-version")
@@ -32,8 +30,12 @@ class VersionsTab(DetailTab):
         if self.owner.is_publisher:  # a new version is published by the asset's publisher (SPEC P2)
             parts = [w.HBox([self.add_version_button], layout=w.Layout(justify_content="flex-start")),
                      self.add_area, self.versions_html]
-        view = w.VBox(parts)
-        return view, w.VBox([self.confirm, self.versions_form])
+        return w.VBox(parts)
+
+    def build_form(self):
+        self.versions_form = w.VBox([])
+        self.confirm = Confirm(self.messages)
+        return w.VBox([self.confirm, self.versions_form])
 
     def render(self) -> None:
         a = self.asset
