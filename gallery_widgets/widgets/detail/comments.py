@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipywidgets as w
 
-from ...errors import GalleryError
 from ..common import esc, shows_errors, when
 from .tab import DetailTab
 
@@ -15,7 +14,6 @@ class CommentsTab(DetailTab):
     name = "Comments"
 
     def build(self):
-        self.comments = None
         self.comments_box = w.VBox([])
         self.comments_box.add_class("gw-comments")
         self.comment_text = w.Textarea(placeholder="Write a comment (plain text, up to 2,000 characters)",
@@ -34,15 +32,8 @@ class CommentsTab(DetailTab):
         ])
         return view
 
-    def load(self) -> None:
-        """Read the comments (a query of its own; an edit of the asset does not change them)."""
-        try:
-            self.comments = self.g.comments(self.content_id)
-        except GalleryError as exc:
-            self.messages.error(str(exc))
-
     def render(self) -> None:
-        page = self.comments
+        page = self.owner.comments  # read by the page when it opened, again after a post
         items = page.items if page is not None else ()
         if not items:
             self.comments_box.children = (w.HTML('<div class="gw-empty">No comments yet — be the first.</div>'),)
@@ -55,11 +46,6 @@ class CommentsTab(DetailTab):
             )
         self._count()
 
-    @property
-    def title(self) -> str:
-        total = self.comments.total if self.comments is not None else 0
-        return f"Comments ({total})" if total else "Comments"
-
     def _count(self) -> None:
         size = len(self.comment_text.value)
         colour = "#8a1c1c" if size > COMMENT_LIMIT else "inherit"
@@ -70,6 +56,6 @@ class CommentsTab(DetailTab):
         self.messages.clear()
         self.g.comment(self.content_id, self.comment_text.value)
         self.comment_text.value = ""
-        self.load()
+        self.owner._load_comments()
         self.render()
         self.owner.retitle()

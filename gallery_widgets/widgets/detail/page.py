@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ipywidgets as w
 
-from ...errors import AgreementRequired
+from ...errors import AgreementRequired, GalleryError
 from ..common import (
     Messages,
     badges,
@@ -65,6 +65,8 @@ class AssetDetail(w.VBox):
         self.on_back = on_back
         self.namespace = namespace
         self.asset = None
+        self.comments = None
+        self._drawn = False
         self.can_edit = self.is_publisher = self.is_admin = False
         self.messages = Messages()
         self.pages: dict[str, w.Widget] = {}
@@ -100,21 +102,53 @@ class AssetDetail(w.VBox):
         self.import_area.add_class("gw-import-area")
         self.dialog_area = w.VBox([])
         self.dialog_area.add_class("gw-dialog-area")
-        self.pages = {tab.name: tab(self) for tab in TABS}
-        for name, page in self.pages.items():
-            setattr(self, f"{name.lower()}_tab", page)
-        self.edit_buttons = {n: p.edit_button for n, p in self.pages.items() if p.edit_button is not None}
-        self.save_buttons = {n: p.save_button for n, p in self.pages.items() if p.save_button is not None}
-        self.cancel_buttons = {n: p.cancel_button for n, p in self.pages.items() if p.cancel_button is not None}
-        self.tabs = w.Tab(children=list(self.pages.values()))
+        # A tab is built when it is first shown (a viewer opens the page faster, SPEC speed target);
+        # for who may edit, all are built at once so every Edit button is there.
+        self.pages = {}
+        self.edit_buttons, self.save_buttons, self.cancel_buttons = {}, {}, {}
+        self.tabs = w.Tab(children=[w.Box() for _ in TAB_NAMES])
         self.tabs.titles = TAB_NAMES
         self.tabs.add_class("gw-detail-tabs")
         self.tabs.observe(self._on_tab, names="selected_index")
         self.children = self._top + (self.header, self.messages, self.subscribe_panel, self.import_area,
                                      self.dialog_area, self.tabs)
-        self.comments_tab.load()
+        self._load_comments()
+        for name in TAB_NAMES if self.can_edit else TAB_NAMES[:1]:
+            self.page(name)
         self._render()
+        self._drawn = True
         return True
+
+    def page(self, name: str):
+        """The widget of tab ``name``, built (and drawn) the first time it is asked for."""
+        if name not in self.pages:
+            tab = TABS[TAB_NAMES.index(name)](self)
+            self.pages[name] = tab
+            for buttons, button in ((self.edit_buttons, tab.edit_button), (self.save_buttons, tab.save_button),
+                                    (self.cancel_buttons, tab.cancel_button)):
+                if button is not None:
+                    buttons[name] = button
+            children = list(self.tabs.children)
+            children[TAB_NAMES.index(name)] = tab
+            self.tabs.children = tuple(children)
+            if self._drawn:  # built after the page was drawn: draw it now
+                tab.render()
+        return self.pages[name]
+
+    description_tab = property(lambda self: self.page("Description"))
+    versions_tab = property(lambda self: self.page("Versions"))
+    restrictions_tab = property(lambda self: self.page("Restrictions"))
+    paper_tab = property(lambda self: self.page("Paper"))
+    code_tab = property(lambda self: self.page("Code"))
+    comments_tab = property(lambda self: self.page("Comments"))
+
+    def _load_comments(self) -> None:
+        """Read the comments (a query of its own; an edit of the asset does not change them)."""
+        try:
+            self.comments = self.g.comments(self.content_id)
+        except GalleryError as exc:
+            self.comments = None
+            self.messages.error(str(exc))
 
     def _build_header(self) -> None:
         self.cover = w.HTML(layout=w.Layout(width="200px", min_width="200px"))
@@ -143,15 +177,20 @@ class AssetDetail(w.VBox):
         self.run_button.on_click(self._on_run)
         self.status_html = w.HTML()
         self.status_html.add_class("gw-subscription-status")
-        # SPEC S: official and featured are set by an admin only (the service refuses anyone else)
-        self.official_toggle = w.ToggleButton(description="Official", icon="certificate", layout=w.Layout(width="auto"))
-        self.official_toggle.add_class("gw-official-toggle")
-        self.featured_toggle = w.ToggleButton(description="Featured", icon="star", layout=w.Layout(width="auto"))
-        self.featured_toggle.add_class("gw-featured-toggle")
-        self.official_toggle.observe(lambda c: self._on_flag("official", c["new"]), names="value")
-        self.featured_toggle.observe(lambda c: self._on_flag("featured", c["new"]), names="value")
-        self.admin_flags = w.HBox([self.official_toggle, self.featured_toggle])
+        # SPEC S: official and featured are set by an admin only (the service refuses anyone else);
+        # the toggles exist only on an admin's page
+        self.official_toggle = self.featured_toggle = None
+        self.admin_flags = w.HBox([])
         self.admin_flags.add_class("gw-admin-flags")
+        if self.is_admin:
+            self.official_toggle = w.ToggleButton(description="Official", icon="certificate",
+                                                  layout=w.Layout(width="auto"))
+            self.official_toggle.add_class("gw-official-toggle")
+            self.featured_toggle = w.ToggleButton(description="Featured", icon="star", layout=w.Layout(width="auto"))
+            self.featured_toggle.add_class("gw-featured-toggle")
+            self.official_toggle.observe(lambda c: self._on_flag("official", c["new"]), names="value")
+            self.featured_toggle.observe(lambda c: self._on_flag("featured", c["new"]), names="value")
+            self.admin_flags.children = (self.official_toggle, self.featured_toggle)
         hidden(self.admin_flags, not self.is_admin)
         actions = w.VBox([self.favorite_button, self.subscribe_button, self.import_button, self.run_button,
                           self.status_html, self.admin_flags], layout=w.Layout(align_items="flex-end", min_width="180px"))
@@ -173,8 +212,11 @@ class AssetDetail(w.VBox):
         return self.tabs.selected_index == TAB_NAMES.index(name)
 
     def _on_tab(self, change) -> None:
-        if change["new"] == TAB_NAMES.index("Code") and self.code_tab.readable and self.asset.kind == "algorithm":
-            self.code_tab.load_code()
+        if change["new"] is None:
+            return
+        page = self.page(TAB_NAMES[change["new"]])
+        if page.name == "Code" and page.readable and self.asset.kind == "algorithm":
+            page.load_code()
 
     def start_edit(self, name: str) -> None:
         self.pages[name].start_edit()
@@ -187,7 +229,8 @@ class AssetDetail(w.VBox):
 
     def retitle(self) -> None:
         titles = list(TAB_NAMES)
-        titles[TAB_NAMES.index("Comments")] = self.comments_tab.title
+        total = self.comments.total if self.comments is not None else 0
+        titles[TAB_NAMES.index("Comments")] = f"Comments ({total})" if total else "Comments"
         self.tabs.titles = tuple(titles)
 
     # -- drawing ---------------------------------------------------------------------------
@@ -199,7 +242,7 @@ class AssetDetail(w.VBox):
     def _render(self, *, comments: bool = True) -> None:
         self._render_header()
         self._render_actions()
-        for name, page in self.pages.items():
+        for name, page in list(self.pages.items()):
             if comments or name != "Comments":
                 page.render()
         self.retitle()
@@ -231,12 +274,13 @@ class AssetDetail(w.VBox):
         self.favorite_button.description = f"{star} {a.favorites:,}"
         self.favorite_button.tooltip = "Remove from My Favorites" if a.favorited else "Add to My Favorites"
         self.favorite_button.button_style = "warning" if a.favorited else ""
-        self._drawing_flags = True  # drawing the toggles must not call the service back
-        try:
-            self.official_toggle.value = bool(a.official)
-            self.featured_toggle.value = bool(a.featured)
-        finally:
-            self._drawing_flags = False
+        if self.official_toggle is not None:
+            self._drawing_flags = True  # drawing the toggles must not call the service back
+            try:
+                self.official_toggle.value = bool(a.official)
+                self.featured_toggle.value = bool(a.featured)
+            finally:
+                self._drawing_flags = False
 
     def _render_actions(self) -> None:
         a = self.asset
@@ -302,7 +346,8 @@ class AssetDetail(w.VBox):
         hidden(self.subscribe_panel)
         self._render_header()
         self._render_actions()
-        self.code_tab.render()
+        if "Code" in self.pages:
+            self.code_tab.render()
         if state == "active":
             left = ("unlimited" if subscription.remaining_days is None
                     else f"{subscription.remaining_days} day{'s' if subscription.remaining_days != 1 else ''} left")

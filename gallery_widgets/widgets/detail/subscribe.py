@@ -17,6 +17,14 @@ class SubscribePanel(w.VBox):
 
     def __init__(self, on_continue):
         super().__init__()
+        self._on_continue = on_continue
+        self.add_class("gw-panel")
+        self.add_class("gw-subscribe-panel")
+        hidden(self)
+
+    def _build(self) -> None:
+        """The panel's parts, made the first time it is shown (most pages never show it)."""
+        on_continue = self._on_continue
         self.constraints_html = w.HTML()
         self.accept_constraints = w.Checkbox(value=False, description="I accept the constraints", indent=False,
                                              layout=w.Layout(width="auto"))
@@ -38,13 +46,12 @@ class SubscribePanel(w.VBox):
             self.agreements_part,
             row([self.continue_button, self.close_button]),
         )
-        self.add_class("gw-panel")
-        self.add_class("gw-subscribe-panel")
-        hidden(self)
 
     def ask(self, missing, asset, constraints_of, agreements) -> None:
         """Show what must be accepted; ``constraints_of()`` reads the constraints when needed;
         ``agreements`` are the service's (``g.agreements()``)."""
+        if not hasattr(self, "continue_button"):
+            self._build()
         needs_constraints = CONSTRAINTS_ID in missing
         texts = [a for a in agreements if a.id in missing]
         if needs_constraints:
