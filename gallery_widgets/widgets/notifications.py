@@ -25,7 +25,8 @@ BELL_STYLE = """
 
 
 class NotificationBell(w.VBox):
-    """``NotificationBell(g)``. Parts: ``button`` (🔔 and the unread count), ``panel``, ``items``
+    """``NotificationBell(g)``. Parts: ``button`` (🔔 and the unread count), ``panel`` (once
+    opened), ``items``
     (notification id → its row), ``read_buttons`` (id → Mark read), ``mark_all_button``,
     ``refresh()``; ``unread`` is the count."""
 
@@ -37,11 +38,19 @@ class NotificationBell(w.VBox):
         self.notes = ()
         self.items: dict[int, w.Widget] = {}
         self.read_buttons: dict[int, w.Button] = {}
-        self.messages = Messages()
+        self.panel = None  # the list, built the first time the bell opens (most views never open it)
         self.button = w.ToggleButton(value=False, icon="bell", tooltip="Notifications",
                                      layout=w.Layout(width="auto"))
         self.button.add_class("gw-bell")
         self.button.observe(lambda c: self._toggle(c["new"]), names="value")
+        self.messages = Messages()
+        self.children = (self.button,)
+        self.add_class("gw-bell-area")
+        self.layout.align_items = "flex-end"
+        self.observe(lambda c: self._draw_count(), names="unread")
+        self.refresh()
+
+    def _build_panel(self) -> None:
         self.mark_all_button = w.Button(description="Mark all read", icon="check", layout=w.Layout(width="auto"))
         self.mark_all_button.add_class("gw-bell-mark-all")
         self.mark_all_button.on_click(self._on_mark_all)
@@ -52,14 +61,10 @@ class NotificationBell(w.VBox):
                              self.messages, self.list], layout=w.Layout(display="none", width="520px"))
         self.panel.add_class("gw-bell-list")
         self.children = (self.button, self.panel)
-        self.add_class("gw-bell-area")
-        self.layout.align_items = "flex-end"
-        self.observe(lambda c: self._draw_count(), names="unread")
-        self.refresh()
 
     @property
     def is_open(self) -> bool:
-        return self.panel.layout.display != "none"
+        return self.panel is not None and self.panel.layout.display != "none"
 
     @shows_errors
     def refresh(self) -> None:
@@ -67,7 +72,8 @@ class NotificationBell(w.VBox):
         self.notes = self.g.notifications()
         self.unread = sum(not n.read for n in self.notes)
         self._draw_count()
-        self._draw_list()
+        if self.panel is not None:
+            self._draw_list()
 
     def _draw_count(self) -> None:
         self.button.description = f"{self.unread}" if self.unread else ""
@@ -102,8 +108,11 @@ class NotificationBell(w.VBox):
 
     def _toggle(self, opened: bool) -> None:
         if opened:
+            if self.panel is None:
+                self._build_panel()
             self.refresh()
-        self.panel.layout.display = None if opened else "none"
+        if self.panel is not None:
+            self.panel.layout.display = None if opened else "none"
 
     @shows_errors
     def _on_mark(self, note_id: int) -> None:
