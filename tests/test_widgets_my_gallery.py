@@ -238,7 +238,7 @@ def test_w4_my_publishes_discontinue_says_how_many_subscribers_and_can_be_cancel
     bob.subscribe(asset.content_id, accept_constraints=True, accept_agreements=True)
     my = MyGallery(alice, namespace={})
     my.publish_row(asset.content_id).discontinue_button.click()
-    assert "its 1 subscriber keep using it within their quota" in my.confirm.text.value
+    assert "its 1 subscriber keeps using it within the quota" in my.confirm.text.value
     my.confirm.cancel_button.click()
     assert not my.confirm.is_open
     assert alice.asset(asset.content_id, count_view=False).status == "released"

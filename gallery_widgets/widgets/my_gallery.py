@@ -275,7 +275,8 @@ class MyGallery(w.VBox):
         subscribers = getattr(row.asset, "subscriptions", 0) or 0
         self.confirm.ask(
             f"Discontinue <b>{esc(row.asset.title)}</b>? It leaves the market and nobody new can subscribe; "
-            f"its {subscribers:,} subscriber{'s' if subscribers != 1 else ''} keep using it within their quota. "
+            f"its {subscribers:,} subscriber{'s keep' if subscribers != 1 else ' keeps'} using it within "
+            f"{'their' if subscribers != 1 else 'the'} quota. "
             "Release brings it back.",
             lambda: self._discontinue(row.content_id), ok_label="Discontinue")
 

@@ -121,7 +121,7 @@ class VersionsTab(DetailTab):
         subscribers = self.asset.subscriptions
         text = (f"Discontinue version <b>{esc(version)}</b> of {esc(self.asset.title)}? It is no longer offered: "
                 f"new imports use {', '.join(esc(o) for o in others) or 'another version'}. "
-                f"The {subscribers:,} subscriber{'s' if subscribers != 1 else ''} keep access to the asset, and "
+                f"The {subscribers:,} subscriber{'s keep' if subscribers != 1 else ' keeps'} access to the asset, and "
                 "workflows pinned to this version keep working.")
         self.confirm.ask(text, lambda: self._discontinue(version), ok_label="Discontinue version")
 
