@@ -71,6 +71,9 @@ _LAZY = {
     "MyGallery": ("gallery_widgets.widgets.my_gallery", "MyGallery"),
     "JobView": ("gallery_widgets.widgets.jobs", "JobView"),
     "RunView": ("gallery_widgets.widgets.jobs", "RunView"),
+    "ImportPanel": ("gallery_widgets.widgets.import_asset", "ImportPanel"),
+    "TrainForm": ("gallery_widgets.widgets.train", "TrainForm"),
+    "NotificationBell": ("gallery_widgets.widgets.notifications", "NotificationBell"),
 }
 
 

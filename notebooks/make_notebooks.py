@@ -1,4 +1,4 @@
-"""Writes the example notebooks 01-04 (without outputs): ``python notebooks/make_notebooks.py``.
+"""Writes the example notebooks 01-05 (without outputs): ``python notebooks/make_notebooks.py``.
 
 Edit the cells here, not in the .ipynb files, so that the notebooks stay clean and
 reviewable. Every notebook runs top to bottom on a fresh gallery: its first cell loads
@@ -396,6 +396,52 @@ g.me
         code('''
 gw.SubscriptionsTable(g, kind="model")
 '''),
+    ],
+    "05-import-train-notify": [
+        md(f"""
+# Import, train and stay informed — all from the widgets
+
+Import an algorithm straight into this kernel from its page, train it from a form generated from its
+manifest, download its open code, and read the notifications the gallery keeps for you.
+
+{SETUP_NOTE}
+"""),
+        code(SETUP),
+        md("""
+## Import from the asset's page
+
+You subscribed to the *Holt-Winters demand forecaster*. **Import** on its page asks for a version and the name
+of a kernel variable; the algorithm is then in that variable, ready to train (a form for that appears under
+it). *Show code* gives the line of Python that does the same. The **Code** tab downloads the archive into this
+notebook's folder and lists its files.
+"""),
+        code('detail = gw.AssetDetail(g, ids["holt-winters"])\ndetail'),
+        md("""
+## Train from a form
+
+`gw.TrainForm` builds one control per hyperparameter from the algorithm's manifest (ranges, choices and
+defaults included; required ones are marked `*`), a path field per input that says whether the path exists,
+and the output folder. Each field is checked as you type, with the same messages `train()` gives. **Start
+training** shows the job live.
+"""),
+        code("""
+algo = g.import_algorithm(ids["holt-winters"])
+form = gw.TrainForm(algo)
+form.params_form.input_paths["history"].value = str(demo.dataset("sales"))
+form"""),
+        md("""
+## Notifications
+
+When a publisher adds a version of something you subscribed to, the gallery tells you; it also warns you a few
+days before a subscription ends. Here *mei.chen* publishes a new version of the forecaster; the bell of the
+market (and of My Gallery) counts what you have not read yet.
+"""),
+        code("""
+mei = gw.open(user="mei.chen")
+own = mei.import_algorithm(ids["holt-winters"])      # the publisher's own code, to publish it again
+mei.add_version(ids["holt-winters"], gw.Algorithm.from_dir(own.folder),
+                description="Same model, refreshed packaging.", agree=True).versions[0].version"""),
+        code("market = gw.MarketBrowser(g)\nmarket"),
     ],
 }
 

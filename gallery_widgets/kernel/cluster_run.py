@@ -51,7 +51,7 @@ def run_graph(run, client) -> None:
             inputs.update({key: Path(value) for key, value in overrides.items()})
             outputs = {o["name"]: run.run_dir / name / o["name"] for o in manifest.get("outputs", [])}
             relays[name] = submit(client, code=algorithm._code_ref(), entrypoint=manifest["entrypoint"],
-                                  params=check_params(manifest, step["params"]), inputs=inputs, outputs=outputs,
+                                  params=check_params(manifest, run.step_params(step)), inputs=inputs, outputs=outputs,
                                   jobs_root=algorithm.jobs_root, name=manifest["name"], step=name, wired=wired,
                                   upstream=[futures[d] for d in dependencies[name]], mirror_now=False,
                                   gate=algorithm._check_access)

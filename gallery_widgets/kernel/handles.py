@@ -239,11 +239,13 @@ class StepRun:
 class WorkflowRun:
     """One run of an imported workflow: steps start in dependency order, each a job (SPEC U3)."""
 
-    def __init__(self, workflow: "ImportedWorkflow", inputs: dict, run_dir: Path, client=None):
+    def __init__(self, workflow: "ImportedWorkflow", inputs: dict, run_dir: Path, client=None,
+                 params: dict | None = None):
         self._client = client  # a distributed.Client: the run is one Dask graph (cluster_run.py)
         self.workflow = workflow
         self.run_dir = run_dir
         self.inputs = inputs
+        self.params = params or {}  # step name -> hyperparameters set for this run over the step's own
         self.steps = {s["name"]: StepRun(s["name"]) for s in workflow.steps}
         self._cancelled = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"workflow-{workflow.name}", daemon=True)
@@ -284,6 +286,10 @@ class WorkflowRun:
                 step.job.cancel()
         return self
 
+    def step_params(self, step: dict) -> dict:
+        """The step's hyperparameters for this run: the workflow's, overridden by ``run(params=…)``."""
+        return {**step["params"], **self.params.get(step["name"], {})}
+
     def _resolve_inputs(self, step: dict) -> dict:
         resolved = {}
         for key, source in step["inputs"].items():
@@ -313,7 +319,7 @@ class WorkflowRun:
                 continue
             try:
                 algorithm = self.workflow._algorithm(step["algorithm"], step["name"])
-                state.job = algorithm.train(step["params"], self._resolve_inputs(step),
+                state.job = algorithm.train(self.step_params(step), self._resolve_inputs(step),
                                             output_dir=self.run_dir / step["name"])
                 state.status = "running"
                 state.job.wait()
@@ -364,8 +370,22 @@ class ImportedWorkflow:
             self._algorithms[(reference, step)] = self._load_step(reference, step)
         return self._algorithms[(reference, step)]
 
-    def run(self, inputs: dict | None = None, *, cluster=None) -> WorkflowRun:
-        """Start a run; ``inputs`` maps step name -> {input name: path} to override its wired inputs.
+    def step_algorithm(self, step: str) -> ImportedAlgorithm:
+        """The algorithm a step runs (its manifest says which hyperparameters and inputs it takes).
+
+        Raises:
+            InvalidInput: no such step.
+            NotFound: the step's algorithm is not available to you.
+        """
+        found = next((s for s in self.steps if s["name"] == step), None)
+        if found is None:
+            raise InvalidInput(f"{self.name!r} has no step {step!r}; steps: {', '.join(s['name'] for s in self.steps)}.")
+        return self._algorithm(found["algorithm"], step)
+
+    def run(self, inputs: dict | None = None, *, params: dict | None = None, cluster=None) -> WorkflowRun:
+        """Start a run; ``inputs`` maps step name -> {input name: path} to override its wired inputs,
+        ``params`` maps step name -> {hyperparameter: value} to override the step's (each is checked
+        against the step's manifest when the step starts).
 
         ``cluster`` runs it on a Dask cluster as one graph (independent steps in parallel):
         a ``distributed.Client``, a cluster object or a scheduler address; default
@@ -374,15 +394,18 @@ class ImportedWorkflow:
 
         Raises:
             SubscriptionRequired: your subscription was cancelled or expired.
-            InvalidInput: ``inputs`` names a step that does not exist.
+            InvalidInput: ``inputs`` or ``params`` names a step that does not exist.
             GalleryError: the Dask scheduler cannot be reached.
         """
         from .cluster import resolve
 
         inputs = inputs or {}
-        unknown = sorted(set(inputs) - {s["name"] for s in self.steps})
+        params = params or {}
+        if not isinstance(inputs, dict) or not isinstance(params, dict):
+            raise InvalidInput("inputs and params map step names to dicts: {step: {name: value}}.")
+        unknown = sorted((set(inputs) | set(params)) - {s["name"] for s in self.steps})
         if unknown:
-            raise InvalidInput(f"inputs names unknown step(s) {', '.join(unknown)}; steps: "
+            raise InvalidInput(f"inputs/params name unknown step(s) {', '.join(unknown)}; steps: "
                                f"{', '.join(s['name'] for s in self.steps)}.")
         self._gallery.check_usable(self.content_id)
         client = resolve(cluster)
@@ -390,4 +413,4 @@ class ImportedWorkflow:
         parent.mkdir(parents=True, exist_ok=True)
         # A folder of its own for every run: runs started together must not share outputs.
         run_dir = Path(tempfile.mkdtemp(dir=parent, prefix=time.strftime("%Y%m%d-%H%M%S-")))
-        return WorkflowRun(self, inputs, run_dir, client)
+        return WorkflowRun(self, inputs, run_dir, client, params)
