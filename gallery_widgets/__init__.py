@@ -31,6 +31,7 @@ from .entities import (
 from .errors import (
     AgreementRequired,
     Conflict,
+    DatabaseUnavailable,
     GalleryError,
     InvalidInput,
     NotFound,
@@ -39,6 +40,8 @@ from .errors import (
     SchemaOutdated,
     StorageError,
     SubscriptionRequired,
+    TooLarge,
+    Unauthenticated,
 )
 
 __version__ = "0.1.0"
@@ -89,7 +92,7 @@ __all__ = [
     "open", "Algorithm", "Model", "Workflow", "Step", "report", "Duration", "Paper", "Page", "Asset", "AssetSummary", "Version",
     "Finding", "Subscription", "Comment", "User", "Notification", "Constraints", "WhitelistChange", "GalleryError",
     "NotFound", "PermissionDenied", "InvalidInput", "Conflict", "SubscriptionRequired", "AgreementRequired",
-    "ScanFailed", "SchemaOutdated", "StorageError", "PackedSource", "GalleryService", "categories", "taxonomy",
+    "ScanFailed", "SchemaOutdated", "StorageError", "DatabaseUnavailable", "TooLarge", "Unauthenticated", "PackedSource", "GalleryService", "categories", "taxonomy",
     "LICENSES", "MarketBrowser", "AssetDetail",
     "PublishForm", "SubscriptionsTable", "ImportWorkflowDialog", "MyGallery", "JobView", "RunView",
 ]

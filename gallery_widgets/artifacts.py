@@ -21,15 +21,14 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import GalleryError, InvalidInput, NotFound, StorageError
+from .errors import InvalidInput, NotFound, StorageError, TamperedArtifact
 
 TEMP_PREFIX = ".incoming-"
 TRASH_PREFIX = ".gc-"
 STALE_AFTER_S = 3600  # a temp file or an unreferenced blob older than this is a crash's leftover
 
 
-class TamperedArtifact(GalleryError):
-    """An artifact's bytes no longer match its digest."""
+# TamperedArtifact lives in errors.py (it travels over the wire, SPEC T4) and is re-exported here.
 
 
 def sha256(data: bytes) -> str:

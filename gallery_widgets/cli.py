@@ -141,6 +141,9 @@ def main(argv=None) -> int:
         command.add_argument("--url", help="SQLAlchemy URL; default: the embedded gallery under GALLERY_HOME")
         command.set_defaults(func=func)
     _add_gc_command(sub)
+    from .server.commands import add_commands
+
+    add_commands(sub)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

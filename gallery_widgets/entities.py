@@ -200,10 +200,15 @@ class Acceptance:
 
 @dataclass(frozen=True)
 class Page(Generic[T]):
+    """One page of results. ``total`` is exact when ``total_is_exact``; otherwise at least
+    ``total`` match (a market search stops counting past ``store.search.TOTAL_CAP``, shown
+    as "1,000+"), and every page up to ``pages`` is full."""
+
     items: tuple[T, ...]
     total: int
     page: int
     page_size: int
+    total_is_exact: bool = True
 
     @property
     def pages(self) -> int:
@@ -335,3 +340,22 @@ class WorkspaceWorkflow:
     region: str
     imported_at: datetime
     version: UsableVersion
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    """A personal access token of a team server (SPEC T1), as its owner lists it.
+
+    ``secret`` is the token itself, set only on the object ``create_token`` returns:
+    the gallery keeps only its sha256 and can never show it again.
+    """
+
+    name: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None = None
+    secret: str | None = field(default=None, repr=False)
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None

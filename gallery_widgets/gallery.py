@@ -45,14 +45,14 @@ class LocalGallery(KernelSide, SqlGallery):
         return FolderFetcher(root) if root is not None else super()._worker_fetcher(digest)
 
 
-def _context(url: str | None, artifacts: str | os.PathLike | None):
+def _context(url: str | None, artifacts: str | os.PathLike | None, **pool):
     home = default_home()
     if url is None:
         # The default home is the one folder created on demand; any other sqlite:/// path
         # must name an existing folder (a typo is refused, not turned into an empty gallery).
         _create_home(home)
         url = f"sqlite:///{home / 'gallery.db'}"
-    return sql_context(url, artifact_folder(url, artifacts))
+    return sql_context(url, artifact_folder(url, artifacts), **pool)
 
 
 def artifact_folder(url: str, artifacts: str | os.PathLike | None = None) -> Path:
@@ -78,6 +78,27 @@ def _create_home(home: Path) -> None:
             ) from None
 
 
+def _open_remote(url: str, user, token, clock, artifacts):
+    """A team server's gallery (SPEC §6): who you are comes from the token, not from ``user``."""
+    if clock is not None or artifacts is not None:
+        raise InvalidInput("clock and artifacts belong to database galleries; a team server keeps its own.")
+    if token is None:
+        token = os.environ.get("GALLERY_TOKEN") or os.environ.get("JUPYTERHUB_API_TOKEN")
+    if token is None:
+        raise InvalidInput(f"The gallery at {url} needs a token: gw.open(url, token=…) or GALLERY_TOKEN (ask its "
+                           "operator for one: `gallery-widgets token create USER` on the server host).")
+    if user is not None:
+        validate.username(user, "user")
+    from .remote import RemoteGallery
+
+    gallery = RemoteGallery(url, token)
+    if user is not None and user != gallery.username:
+        gallery.close()
+        raise InvalidInput(f"This token belongs to {gallery.username!r}, not {user!r}; on a team server the token "
+                           "says who you are (leave user out).")
+    return remember(gallery)
+
+
 def open(
     url: str | None = None,
     user: str | None = None,
@@ -85,17 +106,26 @@ def open(
     clock: Clock | None = None,
     *,
     artifacts: str | os.PathLike | None = None,
-) -> LocalGallery:
+    pool_size: int | None = None,
+    max_overflow: int | None = None,
+) -> "LocalGallery | RemoteGallery":
     """Open a gallery as ``user``.
 
     With no ``url``: the embedded gallery under ``GALLERY_HOME`` (default: the Jupyter
     data dir's ``gallery`` folder), shared safely by every kernel on this machine.
-    ``url`` may be a SQLAlchemy URL (``sqlite:///…``, ``postgresql://…``). ``user``
+    ``url`` may be a SQLAlchemy URL (``sqlite:///…``, ``postgresql://…``), or a team
+    server's ``http(s)://host[:port][/prefix]`` with ``token`` (default ``GALLERY_TOKEN``,
+    else ``JUPYTERHUB_API_TOKEN``); with no ``url``, ``GALLERY_URL`` is used when set. ``user``
     defaults to ``GALLERY_USER`` or your login name; the first user of a new gallery is
     its admin. ``clock`` returns an aware UTC datetime (tests move time with it).
+    ``pool_size`` and ``max_overflow`` size the PostgreSQL connection pool of this process
+    (default ``GALLERY_DB_POOL_SIZE`` / ``GALLERY_DB_MAX_OVERFLOW``, else 5 and 10); the first
+    ``open`` of a URL in a process sizes it.
 
     Raises:
-        InvalidInput: a bad URL or user name.
+        InvalidInput: a bad URL, user name or pool size.
+        DatabaseUnavailable: the database server cannot be reached or refused the
+            connection (a ``StorageError`` and a ``ConnectionError``).
         SchemaOutdated: the database needs ``gallery-widgets upgrade`` (or is newer than
             this gallery_widgets).
         StorageError: the database file is damaged, or the gallery is read-only here and
@@ -104,16 +134,15 @@ def open(
     """
     if url is not None and not isinstance(url, str):
         raise InvalidInput(f"url must be a string such as 'sqlite:///gallery.db', not {type(url).__name__}.")
+    if url is None and os.environ.get("GALLERY_URL"):
+        url = os.environ["GALLERY_URL"]
     if url is not None and url.startswith(("http://", "https://")):
-        raise InvalidInput(
-            "This version of gallery_widgets opens SQLite and PostgreSQL galleries; the team REST server is "
-            "not available yet. Use gw.open() for the embedded gallery or a postgresql:// URL."
-        )
+        return _open_remote(url, user, token, clock, artifacts)
     if token is not None:
         raise InvalidInput("token is used by team (REST) galleries only; leave it out for a database URL.")
     if clock is not None and not callable(clock):
         raise InvalidInput("clock must be a function returning an aware UTC datetime.")
     username = validate.username(user if user is not None else default_user(), "user")
-    context = _context(url, artifacts)
+    context = _context(url, artifacts, pool_size=pool_size, max_overflow=max_overflow)
     user_id = ensure_user(context, username, clock or utc_now)
     return remember(LocalGallery(context, user_id, username, clock or utc_now))

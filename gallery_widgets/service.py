@@ -22,6 +22,7 @@ from typing import BinaryIO
 
 from .entities import (
     UNSET,
+    AccessToken,
     Agreement,
     Asset,
     AssetSummary,
@@ -492,9 +493,39 @@ class GalleryService(ABC):
             NotFound: no such asset.
         """
 
-    # Personal access tokens (SPEC T1) join this interface with the team server:
-    # create_token(name, expires_days=…) -> the token, shown once; tokens() -> the
-    # user's tokens without secrets; revoke_token(name).
+    # -- personal access tokens (SPEC T1) -----------------------------------------------------
+    @abstractmethod
+    def create_token(self, name: str, expires_days: int | None = None) -> AccessToken:
+        """Create a personal access token for the user (a team server's credential).
+
+        Args:
+            name: 1-64 characters, unique among the user's tokens.
+            expires_days: None (never expires) or 1 to 3650 days.
+
+        Returns:
+            ``AccessToken`` whose ``secret`` is the token, shown this once (only a hash is kept).
+
+        Raises:
+            InvalidInput: a bad name or expiry.
+            Conflict: the user already has a token of that name.
+        """
+
+    @abstractmethod
+    def tokens(self) -> tuple[AccessToken, ...]:
+        """The user's tokens, newest first, without secrets (revoked ones too).
+
+        Raises:
+            StorageError: the gallery's storage cannot be read.
+        """
+
+    @abstractmethod
+    def revoke_token(self, name: str) -> AccessToken:
+        """Revoke one of the user's tokens; it stops working at once. Idempotent.
+
+        Raises:
+            InvalidInput: a bad name.
+            NotFound: the user has no token of that name.
+        """
 
     # -- reference data the widgets show (SPEC §6: over REST they are the server's) ----------------
     @abstractmethod

@@ -27,11 +27,13 @@ from .market import Market
 from .publishing import Publishing
 from .reference import ReferenceData
 from .subscriptions import Subscriptions
+from .tokens import Tokens
 from .using import Using
 from .workflows import Workflows
 
 
-class SqlGallery(Accounts, Market, Subscriptions, Publishing, Workflows, Using, ReferenceData, GalleryService):
+class SqlGallery(Accounts, Tokens, Market, Subscriptions, Publishing, Workflows, Using, ReferenceData,
+                 GalleryService):
     """A gallery opened by one user, over a SQL database and an artifact store.
 
     Every method acts as ``self.username``; see ``GalleryService`` for the calls.
@@ -58,19 +60,21 @@ _contexts: dict[tuple[str, str], Context] = {}
 _contexts_lock = threading.Lock()
 
 
-def sql_context(url: str, artifacts: str | os.PathLike) -> Context:
+def sql_context(url: str, artifacts: str | os.PathLike, *, pool_size=None, max_overflow=None) -> Context:
     """The shared context of a database URL and an artifact folder, created (and the schema
-    checked) on first use in this process.
+    checked) on first use in this process. ``pool_size``/``max_overflow`` size a PostgreSQL
+    connection pool when it is created (see ``store.engine.pool_settings``).
 
     Raises:
-        InvalidInput: a bad URL.
+        InvalidInput: a bad URL or pool size.
         SchemaOutdated: the database needs ``gallery-widgets upgrade``.
+        DatabaseUnavailable: the database server cannot be reached or refused the connection.
     """
     key = (url, str(artifacts))
     with _contexts_lock:
         context = _contexts.get(key)
         if context is None:
-            database = Database(url)
+            database = Database(url, pool_size=pool_size, max_overflow=max_overflow)
             try:
                 database.ensure_schema()
             except BaseException:
