@@ -120,10 +120,20 @@ def test_u2_cluster_job_cancel_reaches_the_process_on_the_worker(client, home, b
     wait_for(lambda: gone(pid), timeout=10, what="the process on the worker to end")
 
 
-def test_u2_timeout_holds_on_the_cluster(client, home, bob, summer, data, tmp_path):
+def test_u2_time_and_memory_limits_hold_on_the_cluster(client, home, bob, summer, data, tmp_path):
     algo = bob.import_algorithm(summer.content_id)
     job = algo.train({"sleep": 120}, {"data": data}, tmp_path / "out", cluster=client, timeout_s=1).wait(60)
     assert job.status == "cancelled" and job.error == "timed out after 1 s"
+
+    hog = tmp_path / "hog"
+    hog.mkdir()
+    (hog / "algorithm.yaml").write_text("name: hog\nentrypoint: train:main\n")
+    (hog / "train.py").write_text("def main(params, inputs, outputs):\n"
+                                  "    hog = [bytearray(10 * 1024 * 1024) for _ in range(400)]\n"
+                                  "    return {'survived': 1}\n")
+    job = gw.Algorithm.from_dir(hog).train({}, {}, tmp_path / "hog-out", cluster=client, memory_limit_mb=200).wait(60)
+    assert job.status == "failed" and "limit is 200 MB" in job.error
+    assert client.run(lambda: 1)  # the workers are fine
 
 
 def test_u4_cluster_train_checks_the_subscription_first(client, home, bob, summer, data, tmp_path):
