@@ -120,10 +120,20 @@ def test_u2_cluster_job_cancel_reaches_the_process_on_the_worker(client, home, b
     wait_for(lambda: gone(pid), timeout=10, what="the process on the worker to end")
 
 
-def test_u2_timeout_holds_on_the_cluster(client, home, bob, summer, data, tmp_path):
+def test_u2_time_and_memory_limits_hold_on_the_cluster(client, home, bob, summer, data, tmp_path):
     algo = bob.import_algorithm(summer.content_id)
     job = algo.train({"sleep": 120}, {"data": data}, tmp_path / "out", cluster=client, timeout_s=1).wait(60)
     assert job.status == "cancelled" and job.error == "timed out after 1 s"
+
+    hog = tmp_path / "hog"
+    hog.mkdir()
+    (hog / "algorithm.yaml").write_text("name: hog\nentrypoint: train:main\n")
+    (hog / "train.py").write_text("def main(params, inputs, outputs):\n"
+                                  "    hog = [bytearray(10 * 1024 * 1024) for _ in range(400)]\n"
+                                  "    return {'survived': 1}\n")
+    job = gw.Algorithm.from_dir(hog).train({}, {}, tmp_path / "hog-out", cluster=client, memory_limit_mb=200).wait(60)
+    assert job.status == "failed" and "limit is 200 MB" in job.error
+    assert client.run(lambda: 1)  # the workers are fine
 
 
 def test_u4_cluster_train_checks_the_subscription_first(client, home, bob, summer, data, tmp_path):
@@ -228,19 +238,36 @@ def test_u3_same_workflow_gives_the_same_metrics_locally_and_on_the_cluster(clie
     assert remote.jobs["prep"].finished_at <= remote.jobs["fit"].started_at
 
 
+RENDEZVOUS = """\
+import os, time
+from pathlib import Path
+
+
+def main(params, inputs, outputs):
+    meeting = Path(params["meeting"])
+    (meeting / f"here-{params['value']}").write_text(str(os.getppid()))
+    deadline = time.time() + 60
+    while len(list(meeting.glob("here-*"))) < 2:  # only steps that run at the same time meet
+        if time.time() > deadline:
+            raise RuntimeError("the other step never ran at the same time")
+        time.sleep(0.05)
+    return {"value": params["value"]}
+"""
+
+
 def test_u3_independent_steps_run_in_parallel_on_different_workers(client, home, alice, bob, tmp_path):
-    sleeper = algorithm(tmp_path, "sleeper", SLEEPER, inputs=[], outputs=["out"],
-                        hyperparameters="- {name: seconds, type: float, default: 1.0}\n"
-                                        "- {name: value, type: int, default: 0}\n")
-    steps = [gw.Step(f"s{i}", sleeper, params={"seconds": 1.5, "value": i}) for i in range(2)]
+    meeting = tmp_path / "meeting"
+    meeting.mkdir()
+    step_algo = algorithm(tmp_path, "meet", RENDEZVOUS, inputs=[], outputs=["out"],
+                          hyperparameters="- {name: meeting, type: str, default: ''}\n"
+                                          "- {name: value, type: int, default: 0}\n")
+    steps = [gw.Step(f"s{i}", step_algo, params={"meeting": str(meeting), "value": i}) for i in range(2)]
     imported = subscribe_import(alice, bob, gw.Workflow("pair", steps=steps), "Pair")
     run = imported.run(cluster=client).wait(120)
     assert run.status == "succeeded", {n: (s.status, s.error) for n, s in run.steps.items()}
-    spans = [tuple(float(x) for x in (run.jobs[f"s{i}"].outputs["out"] / "span").read_text().split())
-             for i in range(2)]
-    (start0, end0, worker0), (start1, end1, worker1) = spans
-    assert start0 < end1 and start1 < end0  # they overlapped in time
     assert {run.jobs["s0"].metrics["value"], run.jobs["s1"].metrics["value"]} == {0, 1}
+    supervisors = {int(p.read_text()) for p in meeting.glob("here-*")}
+    assert len(supervisors) == 2  # two job processes at the same time, one per worker thread
 
 
 def test_u3_failing_step_on_the_cluster_names_itself_and_skips_its_dependents(client, home, alice, bob, tmp_path,

@@ -376,8 +376,13 @@ class _Relay(threading.Thread):
         while True:
             if self.future.done():
                 break
-            if self.gate is not None and self._open_gate() is False:
-                return
+            if self.gate is not None:
+                opened = self._open_gate()
+                if opened is False:
+                    return
+                if opened is None:  # still waiting upstream or in the queue: nothing to copy yet
+                    self._wait(distributed)
+                    continue
             try:
                 answer = self._pull()
                 failures = 0
@@ -389,10 +394,7 @@ class _Relay(threading.Thread):
             if self.worker is not None and self._worker_lost(failures):
                 self._lost()
                 return
-            try:  # wakes at once when the task ends, else after the interval
-                distributed.wait([self.future], timeout=RELAY_INTERVAL_S)
-            except Exception:  # noqa: BLE001 - a timeout, or a cancelled future: decided at the top
-                pass
+            self._wait(distributed)
         status = self.future.status
         if status == "finished":
             self.record = record = self.future.result()
@@ -421,6 +423,12 @@ class _Relay(threading.Thread):
             text = _lost_message(self.worker) if _is_worker_loss(error) else f"{type(error).__name__}: {error}"
             self.record = {"status": "failed", "step": self.payload.get("step"), "error": text}
             self._finish(_failed(text))
+
+    def _wait(self, distributed) -> None:
+        try:  # wakes at once when the task ends, else after the interval
+            distributed.wait([self.future], timeout=RELAY_INTERVAL_S)
+        except Exception:  # noqa: BLE001 - a timeout, or a cancelled future: decided at the top
+            pass
 
     def _open_gate(self) -> bool | None:
         """When the task is about to start: check ``gate()`` and let it go (True), or cancel
