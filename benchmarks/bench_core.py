@@ -6,11 +6,17 @@ time of a fresh ``python -c "import gallery_widgets"``.
 
     python benchmarks/bench_core.py                 # SQLite in a temporary folder
     python benchmarks/bench_core.py --url postgresql://postgres@127.0.0.1/test
+    python benchmarks/bench_core.py --url postgresql://postgres@127.0.0.1/gw_bench --seeded
+
+``--seeded`` measures the database at ``--url`` as it is (seed it once with
+``benchmarks/seed.py --url …``; run ``gallery-widgets upgrade --url …`` after a schema
+change) instead of seeding a temporary schema or file each run, which takes minutes.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -69,19 +75,26 @@ def main() -> None:
     parser.add_argument("--url", help="a postgresql:// URL (a temporary schema is used); SQLite by default")
     parser.add_argument("--assets", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=200)
+    parser.add_argument("--seeded", action="store_true", help="measure the already seeded gallery at --url")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="gw-bench-"))
     drop = None
-    if args.url:
+    if args.seeded:
+        if not args.url:
+            parser.error("--seeded needs --url")
+        url = args.url
+    elif args.url:
         url, drop = postgres_schema_url(args.url)
     else:
         url = f"sqlite:///{workdir / 'gallery.db'}"
     try:
-        start = time.perf_counter()
-        seed(url, args.assets, artifacts=workdir / "artifacts")
-        print(f"backend: {'postgresql' if args.url else 'sqlite'}; seeded {args.assets:,} assets in "
-              f"{time.perf_counter() - start:.1f} s")
+        if not args.seeded:
+            start = time.perf_counter()
+            seed(url, args.assets, artifacts=workdir / "artifacts")
+            print(f"seeded {args.assets:,} assets in {time.perf_counter() - start:.1f} s")
+        print(f"backend: {'postgresql' if 'postgres' in url else 'sqlite'}; load average "
+              f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} at start")
         g = gw.open(url, user="bench-user", artifacts=workdir / "artifacts")
         kinds = ("algorithm", "model", "workflow")
         shapes = {
@@ -104,10 +117,13 @@ def main() -> None:
         results["favorite"] = timed(lambda i=0: g.favorite(cids[i % len(cids)]), min(args.repeat, 100))
         accept = dict(accept_constraints=True, accept_agreements=True)
         results["subscribe"] = timed(lambda i=0: g.subscribe(cids[i % len(cids)], **accept), min(args.repeat, 100))
+        results["comment"] = timed(lambda i=0: g.comment(cids[i % len(cids)], f"bench comment {i}"),
+                                   min(args.repeat, 100))
         assert first, "no assets visible"
         for name, figures in results.items():
             print(f"{name:<48} p50 {figures['p50']:7.2f} ms   p95 {figures['p95']:7.2f} ms")
         print(f"{'fresh `import gallery_widgets`':<48} {import_time() * 1000:7.1f} ms")
+        print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} at the end")
         g.close()
     finally:
         if drop:

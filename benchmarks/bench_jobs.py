@@ -1,5 +1,5 @@
 """Training-job start-up speed (SPEC U2; target: the algorithm's first line runs within
-0.5 s of ``start_job`` returning).
+0.5 s of ``start_job`` returning), and the same on a Dask cluster (issue 11).
 
 Starts N jobs (default 20, one at a time, after one warm-up) whose entrypoint writes
 the wall-clock time to a file as its first line, and prints p50/p95 in ms of:
@@ -7,7 +7,14 @@ the wall-clock time to a file as its first line, and prints p50/p95 in ms of:
 - from ``start_job`` returning to the algorithm's first line,
 - from ``start_job`` returning to the job being recorded as finished (``wait()``).
 
-    python benchmarks/bench_jobs.py [--repeat 20]
+On a warm ``LocalCluster`` of two worker processes (skipped with ``--no-cluster``):
+- submit (``train(cluster=…)`` returning) -> the algorithm's first line, p50/p95 (target
+  ≤ 0.3 s p50), and -> the job recorded finished in the kernel, vs the same locally: the
+  difference is the per-job overhead of the cluster;
+- a workflow of 8 independent 2-second steps on the 2 workers vs the same run locally
+  (one step after another), wall clock (target ≤ 0.6×).
+
+    python benchmarks/bench_jobs.py [--repeat 20] [--no-cluster]
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ def percentiles(samples: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--no-cluster", action="store_true", help="only the local jobs")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="gw-bench-jobs-"))
@@ -68,6 +76,81 @@ def main() -> None:
     print(f"{'start_job() call':<40} {percentiles(call)}")
     print(f"{'start_job() returned -> first line':<40} {percentiles(first_line)}")
     print(f"{'start_job() returned -> finished':<40} {percentiles(finished)}")
+    if not args.no_cluster:
+        cluster_figures(workdir, args.repeat, statistics.median(finished))
+
+
+STEP = '''\
+import time
+
+
+def main(params, inputs, outputs):
+    time.sleep(params["seconds"])
+    return {"step": params["index"]}
+'''
+
+
+def cluster_figures(workdir: Path, repeat: int, local_finished_p50: float) -> None:
+    import os
+
+    import distributed
+
+    import gallery_widgets as gw
+
+    os.environ["GALLERY_HOME"] = str(workdir / "home")
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                       dashboard_address=None)
+    client = distributed.Client(cluster)
+    try:
+        source = workdir / "algo"
+        source.mkdir()
+        (source / "algorithm.yaml").write_text("name: bench\nentrypoint: train:main\n"
+                                               "hyperparameters: [{name: stamp, type: str, default: ''}]\n")
+        (source / "train.py").write_text(ALGORITHM)
+        algo = gw.Algorithm.from_dir(source)
+        first_line, finished = [], []
+        for run in range(repeat + 2):  # two warm-ups: one per worker
+            stamp = workdir / f"cluster-stamp-{run}"
+            before_wall, before = time.time(), time.perf_counter()
+            job = algo.train({"stamp": str(stamp)}, {}, workdir / "out", cluster=client)
+            job.wait(timeout=60)
+            done = time.perf_counter()
+            if job.status != "succeeded":
+                raise SystemExit(f"cluster job {job.id} {job.status}: {job.error}")
+            if run < 2:
+                continue
+            first_line.append(float(stamp.read_text()) - before_wall)
+            finished.append(done - before)
+        print(f"\n{repeat} jobs on a warm LocalCluster (2 worker processes), one at a time")
+        print(f"{'train(cluster=…) -> first line':<40} {percentiles(first_line)}")
+        print(f"{'train(cluster=…) -> finished in kernel':<40} {percentiles(finished)}")
+        overhead = (statistics.median(finished) - local_finished_p50) * 1000
+        print(f"{'per-job overhead vs local (p50)':<40} {overhead:7.1f} ms")
+
+        g = gw.open(f"sqlite:///{workdir / 'gallery.db'}", user="bench")
+        step_algo = workdir / "step"
+        step_algo.mkdir()
+        (step_algo / "algorithm.yaml").write_text(
+            "name: sleeper\nentrypoint: train:main\nhyperparameters: [{name: seconds, type: float, default: 2.0}, "
+            "{name: index, type: int, default: 0}]\n")
+        (step_algo / "train.py").write_text(STEP)
+        sleeper = gw.Algorithm.from_dir(step_algo)
+        steps = [gw.Step(f"s{i}", sleeper, params={"seconds": 2.0, "index": i}) for i in range(8)]
+        asset = gw.Workflow("eight", steps=steps).release_to_gallery(title="Eight", gallery=g)
+        flow = g.import_workflow(asset.content_id)
+        started = time.perf_counter()
+        local = flow.run(cluster="local").wait(300)
+        local_s = time.perf_counter() - started
+        started = time.perf_counter()
+        remote = flow.run(cluster=client).wait(300)
+        remote_s = time.perf_counter() - started
+        if local.status != "succeeded" or remote.status != "succeeded":
+            raise SystemExit(f"workflow runs ended {local.status} / {remote.status}")
+        print(f"\n8 independent 2-second steps: local (one after another) {local_s:5.1f} s, "
+              f"2 workers {remote_s:5.1f} s = {remote_s / local_s:.2f}x")
+    finally:
+        client.close()
+        cluster.close()
 
 
 if __name__ == "__main__":

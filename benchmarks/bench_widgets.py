@@ -7,7 +7,9 @@ reuses ``--db PATH`` when that file already holds a seeded catalogue), opens it 
 - building a ``MarketBrowser`` and its first page (target ≤ 150 ms);
 - a change of search / filter / sort / page on a built browser (target ≤ 100 ms), per
   kind of change and over all of them;
-- opening an ``AssetDetail`` (one ``g.asset`` + comments) for reference.
+- opening an ``AssetDetail`` (one ``g.asset`` + comments; target ≤ 60 ms);
+- building the Train form of a 20-hyperparameter algorithm (target ≤ 50 ms);
+- building a ``MyGallery`` (its bell, My Publishes, My Subscriptions) for reference.
 
     python benchmarks/bench_widgets.py
     python benchmarks/bench_widgets.py --assets 20000 --repeat 50
@@ -33,6 +35,27 @@ from seed import RARE_WORD, seed  # noqa: E402
 
 TARGET_BUILD_MS = 150
 TARGET_CHANGE_MS = 100
+TARGET_DETAIL_MS = 60
+TARGET_TRAIN_FORM_MS = 50
+TWENTY_PARAMS = {"name": "twenty", "entrypoint": "train:main", "inputs": [{"name": "data"}],
+                 "outputs": [{"name": "model"}],
+                 "hyperparameters": (
+                     [{"name": f"f{i}", "type": "float", "default": 0.5, "range": [0.0, 1.0], "required": False,
+                       "description": "a float", "choices": None} for i in range(8)]
+                     + [{"name": f"i{i}", "type": "int", "default": 3, "range": [1, 10], "required": True,
+                         "description": "", "choices": None} for i in range(5)]
+                     + [{"name": f"c{i}", "type": "str", "default": "a", "range": None, "choices": ["a", "b", "c"],
+                         "required": False, "description": ""} for i in range(3)]
+                     + [{"name": f"b{i}", "type": "bool", "default": True, "range": None, "choices": None,
+                         "required": False, "description": ""} for i in range(2)]
+                     + [{"name": f"s{i}", "type": "str", "default": None, "range": None, "choices": None,
+                         "required": False, "description": ""} for i in range(2)])}
+
+
+class _Algorithm:
+    """What the Train form reads of an algorithm: its manifest and title."""
+    title = "Twenty parameters"
+    manifest = TWENTY_PARAMS
 
 
 def figures(samples: list[float]) -> dict:
@@ -75,6 +98,8 @@ def main() -> None:
 
     from gallery_widgets.widgets.detail import AssetDetail
     from gallery_widgets.widgets.market import MarketBrowser
+    from gallery_widgets.widgets.my_gallery import MyGallery
+    from gallery_widgets.widgets.train import TrainForm
 
     if args.db:
         db = Path(args.db).resolve()
@@ -145,12 +170,15 @@ def main() -> None:
     cids = [card.content_id for card in browser.cards]
     results["open AssetDetail (g.asset + comments)"] = timed(
         lambda i: AssetDetail(g, content_id=cids[i % len(cids)]), args.repeat)
+    results["build Train form, 20 hyperparameters"] = timed(lambda i: TrainForm(_Algorithm()), args.repeat)
+    results["build MyGallery (bell, publishes, subs)"] = timed(lambda i: MyGallery(g, namespace={}), args.repeat)
 
     print(f"SQLite, {args.assets:,} assets, user bench-user, {args.repeat} samples each")
     for name, samples in results.items():
         f = figures(samples)
-        target = (TARGET_BUILD_MS if name.startswith("build") else TARGET_CHANGE_MS
-                  if name.startswith("change") else None)
+        target = (TARGET_BUILD_MS if name.startswith("build MarketBrowser") else TARGET_CHANGE_MS
+                  if name.startswith("change") else TARGET_DETAIL_MS if name.startswith("open AssetDetail")
+                  else TARGET_TRAIN_FORM_MS if name.startswith("build Train form") else None)
         verdict = "" if target is None else ("  ok" if f["p95"] <= target else f"  over {target} ms at p95")
         share = ""
         if service.get(name):

@@ -21,7 +21,7 @@ from gallery_widgets.store.schema import (
     VersionRow,
     WhitelistRow,
 )
-from gallery_widgets.store.search import facets
+from gallery_widgets.store.search import facets, without_accents
 
 TOPICS = ["image", "text", "time series", "tabular", "speech", "graph", "video", "point cloud", "recommendation",
           "anomaly", "forecast", "segmentation", "detection", "classification", "regression", "clustering",
@@ -90,7 +90,7 @@ def seed(url: str, assets: int, *, publishers: int = 300, rng_seed: int = 7, art
                 cats.append({"asset_id": next_id, "category": category, "position": position})
             texts.append({
                 "asset_id": next_id, "description": description, "description_html": "",
-                "search_doc": "\n".join((title, summary, description, names[publisher], "")),
+                "search_doc": without_accents("\n".join((title, summary, description, names[publisher], ""))),
                 "facets": facets(kind=kind, status=row["status"], visibility=visibility, official=row["official"],
                                  featured=row["featured"], categories=chosen,
                                  audience=[names[publisher]] + (whitelisted if visibility == "group" else [])),

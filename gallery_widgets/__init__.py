@@ -31,6 +31,7 @@ from .entities import (
 from .errors import (
     AgreementRequired,
     Conflict,
+    DatabaseUnavailable,
     GalleryError,
     InvalidInput,
     NotFound,
@@ -70,6 +71,9 @@ _LAZY = {
     "MyGallery": ("gallery_widgets.widgets.my_gallery", "MyGallery"),
     "JobView": ("gallery_widgets.widgets.jobs", "JobView"),
     "RunView": ("gallery_widgets.widgets.jobs", "RunView"),
+    "ImportPanel": ("gallery_widgets.widgets.import_asset", "ImportPanel"),
+    "TrainForm": ("gallery_widgets.widgets.train", "TrainForm"),
+    "NotificationBell": ("gallery_widgets.widgets.notifications", "NotificationBell"),
 }
 
 
@@ -91,7 +95,7 @@ __all__ = [
     "open", "Algorithm", "Model", "Workflow", "Step", "report", "Duration", "Paper", "Page", "Asset", "AssetSummary", "Version",
     "Finding", "Subscription", "Comment", "User", "Notification", "Constraints", "WhitelistChange", "GalleryError",
     "NotFound", "PermissionDenied", "InvalidInput", "Conflict", "SubscriptionRequired", "AgreementRequired",
-    "ScanFailed", "SchemaOutdated", "StorageError", "TooLarge", "Unauthenticated", "PackedSource", "GalleryService", "categories", "taxonomy",
+    "ScanFailed", "SchemaOutdated", "StorageError", "DatabaseUnavailable", "TooLarge", "Unauthenticated", "PackedSource", "GalleryService", "categories", "taxonomy",
     "LICENSES", "MarketBrowser", "AssetDetail",
     "PublishForm", "SubscriptionsTable", "ImportWorkflowDialog", "MyGallery", "JobView", "RunView",
 ]

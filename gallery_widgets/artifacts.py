@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import io
 import os
 import tempfile
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from .errors import InvalidInput, NotFound, StorageError, TamperedArtifact
 
@@ -41,16 +43,40 @@ def _check_digest(digest: str) -> str:
     return digest
 
 
+CHUNK = 1024 * 1024  # streamed copies move this much at a time
+
+
 class ArtifactStore(ABC):
-    """Where blobs live; the local folder is the first of these, fsspec URLs may follow."""
+    """Where blobs live: a local folder (``LocalArtifactStore``) or any fsspec URL such as
+    ``s3://bucket/prefix`` (``object_store.FsspecArtifactStore``); ``open_store`` picks one."""
+
+    location: str  # the folder or URL, for messages (never holds credentials)
 
     @abstractmethod
     def put(self, data: bytes) -> tuple[str, bool]:
         """Store ``data``; return its digest and whether it was new."""
 
     @abstractmethod
+    def put_stream(self, stream: BinaryIO, expected_digest: str | None = None) -> tuple[str, bool]:
+        """Store what ``stream`` holds, a chunk at a time (memory stays flat for any size).
+
+        With ``expected_digest``, bytes that hash differently are refused (``InvalidInput``) and
+        nothing is stored. Returns the digest and whether it was new."""
+
+    def put_file(self, path: str | os.PathLike) -> tuple[str, bool]:
+        """Store the file at ``path``, streamed; its digest is computed first."""
+        digest = file_sha256(path)
+        with open(path, "rb") as handle:
+            return self.put_stream(handle, digest)
+
+    @abstractmethod
     def get(self, digest: str) -> bytes:
         """The verified bytes of ``digest``; ``TamperedArtifact`` if they changed."""
+
+    @abstractmethod
+    def open(self, digest: str) -> BinaryIO:
+        """A stream of ``digest``'s bytes that raises ``TamperedArtifact`` at the end when they
+        no longer match (read it to the end before trusting it)."""
 
     @abstractmethod
     def exists(self, digest: str) -> bool: ...
@@ -58,12 +84,91 @@ class ArtifactStore(ABC):
     @abstractmethod
     def delete(self, digest: str) -> None: ...
 
+    def reachable(self) -> str | None:
+        """None when the store answers, else why not (for a health check)."""
+        return None
+
+
+class VerifyingReader(io.RawIOBase):
+    """Reads an underlying stream and checks its sha256 once the end is reached."""
+
+    def __init__(self, raw: BinaryIO, digest: str, where: str):
+        self._raw, self._digest, self._where = raw, digest, where
+        self._hash = hashlib.sha256()
+        self._checked = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        chunk = self._raw.read(len(buffer))
+        if not chunk:
+            self._check()
+            return 0
+        self._hash.update(chunk)
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+    def _check(self) -> None:
+        if not self._checked:
+            self._checked = True
+            if self._hash.hexdigest() != self._digest:
+                raise tampered(self._digest, self._where)
+
+    def close(self) -> None:
+        try:
+            self._raw.close()
+        finally:
+            super().close()
+
+
+def tampered(digest: str, where: str) -> "TamperedArtifact":
+    return TamperedArtifact(
+        f"Artifact {digest[:12]}… at {where} does not match its sha256 digest: it was changed "
+        "after publishing and will not be used. Ask the publisher to publish it again."
+    )
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def is_url(location) -> bool:
+    """An fsspec URL (``s3://…``, ``memory://…``) rather than a folder; ``file://`` counts as a folder."""
+    return isinstance(location, str) and "://" in location and not location.startswith("file://")
+
+
+def open_store(location: str | os.PathLike, options: dict | None = None) -> ArtifactStore:
+    """The artifact store at ``location``: a folder, or an fsspec URL (``s3://bucket/prefix``).
+
+    ``options`` are fsspec storage options for a URL (``endpoint_url``, ``key``, …); without them
+    ``GALLERY_ARTIFACTS_OPTIONS`` (a JSON object) is used, and s3fs reads the usual AWS settings
+    (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_ENDPOINT_URL_S3``, ``AWS_PROFILE``, …).
+
+    Raises:
+        InvalidInput: a URL whose protocol is unknown or whose library is not installed, or
+            options that are not a JSON object.
+    """
+    if isinstance(location, str) and location.startswith("file://"):
+        location = location[len("file://"):]
+    if is_url(location):
+        from .object_store import FsspecArtifactStore
+
+        return FsspecArtifactStore(location, options)
+    if options:
+        raise InvalidInput("Storage options apply to an fsspec URL (s3://…), not to a local artifact folder.")
+    return LocalArtifactStore(location)
+
 
 @dataclass(frozen=True)
 class StoredFile:
     """A file of the local store as the collector sees it."""
 
-    path: Path
+    path: Path | str  # a str key in an object store
     size: int
     mtime: float
     digest: str | None = None  # None for temp files
@@ -72,6 +177,7 @@ class StoredFile:
 class LocalArtifactStore(ArtifactStore):
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
+        self.location = str(self.root)
 
     def path(self, digest: str) -> Path:
         _check_digest(digest)
@@ -114,6 +220,58 @@ class LocalArtifactStore(ArtifactStore):
             raise StorageError(_write_failure(self.root, exc)) from None
         return digest, not existed
 
+    def put_stream(self, stream: BinaryIO, expected_digest: str | None = None) -> tuple[str, bool]:
+        if expected_digest is not None:
+            _check_digest(expected_digest)
+            target = self.path(expected_digest)
+            try:
+                os.utime(target)  # already stored: no need to read the stream at all
+                return expected_digest, False
+            except OSError:
+                pass
+        try:
+            self.temp_folder.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.temp_folder, prefix=TEMP_PREFIX)
+            try:
+                digest = hashlib.sha256()
+                with os.fdopen(fd, "wb") as handle:
+                    while chunk := stream.read(CHUNK):
+                        digest.update(chunk)
+                        handle.write(chunk)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                found = digest.hexdigest()
+                if expected_digest is not None and found != expected_digest:
+                    raise InvalidInput(
+                        f"The bytes received hash to {found[:12]}…, not the declared sha256 {expected_digest[:12]}…: "
+                        "the upload was damaged or the digest is wrong; nothing was stored. Send it again.")
+                target = self.path(found)
+                existed = target.exists()
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp, target)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        except OSError as exc:
+            raise StorageError(_write_failure(self.root, exc)) from None
+        return found, not existed
+
+    def open(self, digest: str) -> BinaryIO:
+        target = self.path(digest)
+        try:
+            raw = open(target, "rb")
+        except FileNotFoundError:
+            raise NotFound(f"Artifact {digest[:12]}… is missing from {self.root}; re-publish the version.") from None
+        except OSError as exc:
+            raise StorageError(f"Artifact {digest[:12]}… at {target} cannot be read ({exc.strerror or exc}).") from None
+        return io.BufferedReader(VerifyingReader(raw, digest, str(target)), CHUNK)
+
+    def reachable(self) -> str | None:
+        if self.root.is_dir() or not self.root.exists():
+            return None if os.access(self.root if self.root.exists() else self.root.parent, os.R_OK) else (
+                f"the artifact folder {self.root} cannot be read")
+        return f"{self.root} is not a folder"
+
     def get(self, digest: str) -> bytes:
         target = self.path(digest)
         try:
@@ -126,10 +284,7 @@ class LocalArtifactStore(ArtifactStore):
                 "permissions of the gallery's artifact folder."
             ) from None
         if sha256(data) != digest:
-            raise TamperedArtifact(
-                f"Artifact {digest[:12]}… at {target} does not match its sha256 digest: it was changed "
-                "after publishing and will not be used. Ask the publisher to publish it again."
-            )
+            raise tampered(digest, str(target))
         return data
 
     def exists(self, digest: str) -> bool:
@@ -217,6 +372,18 @@ class LocalArtifactStore(ArtifactStore):
                 self._restore(entry, self.path(digest))
                 restored.append(digest)
         return restored
+
+    def relative(self, item: StoredFile) -> str:
+        """The name of ``item`` inside the store, for listings."""
+        return str(Path(item.path).relative_to(self.root))
+
+    def remove_temp(self, item: StoredFile) -> bool:
+        """Delete a stale temp file; False if it was already gone."""
+        try:
+            Path(item.path).unlink()
+            return True
+        except FileNotFoundError:
+            return False
 
     @staticmethod
     def _restore(trash: Path, target: Path) -> None:

@@ -77,7 +77,7 @@ def _size(count: int) -> str:
 def cmd_gc(args) -> int:
     from datetime import datetime, timezone
 
-    from .artifacts import LocalArtifactStore
+    from .artifacts import open_store
     from .gallery import artifact_folder
     from .store.gc import collect_garbage
 
@@ -85,18 +85,18 @@ def cmd_gc(args) -> int:
     database = _existing_database(url)
     try:
         database.ensure_schema()
-        store = LocalArtifactStore(artifact_folder(url, args.artifacts))
+        store = open_store(artifact_folder(url, args.artifacts))
         result = collect_garbage(database, store, apply=args.apply, older_than_s=args.older_than * 3600)
     finally:
         database.dispose()
     verb = "removed" if args.apply else "would remove"
-    print(f"gallery {database.url_for_humans}, artifacts {store.root}")
+    print(f"gallery {database.url_for_humans}, artifacts {store.location}")
     for digest in result.restored:
         print(f"restored blob {digest[:12]}… that an interrupted gc had moved aside")
     for item in result.blobs + result.temp_files:
         when = datetime.fromtimestamp(item.mtime, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         what = "blob" if item.digest else "temp"
-        print(f"  {what}  {item.path.relative_to(store.root)}  {_size(item.size)}  last written {when}")
+        print(f"  {what}  {store.relative(item)}  {_size(item.size)}  last written {when}")
     print(f"{verb} {len(result.blobs)} unreferenced blob(s) and {len(result.temp_files)} stale temp file(s): "
           f"{_size(result.bytes)} ({result.bytes:,} bytes)")
     if result.young_blobs:
@@ -121,7 +121,8 @@ def _add_gc_command(sub) -> None:
     gc = sub.add_parser("gc", help="list (or with --apply delete) artifact blobs no row refers to and upload temp "
                                    "files left by crashes; a dry run by default")
     gc.add_argument("--url", help="SQLAlchemy URL; default: the embedded gallery under GALLERY_HOME")
-    gc.add_argument("--artifacts", help="the artifact folder; default: as gw.open() finds it")
+    gc.add_argument("--artifacts", help="the artifact folder or fsspec URL (s3://bucket/prefix); default: as "
+                                        "gw.open() finds it")
     gc.add_argument("--apply", action="store_true", help="delete what is listed (default: only list it)")
     gc.add_argument("--older-than", type=_hours, default=1.0, metavar="HOURS",
                     help="only what was last written longer ago than this (default 1): a publish in flight "
@@ -144,7 +145,12 @@ def main(argv=None) -> int:
     from .server.commands import add_commands
 
     add_commands(sub)
+    from . import cli_headless  # publish, search, subscriptions, subscribe, import (pipelines and CI)
+
+    cli_headless.add_commands(sub)
     args = parser.parse_args(argv)
+    if args.command in cli_headless.HEADLESS:
+        return cli_headless.run(args)
     try:
         return args.func(args)
     except GalleryError as exc:

@@ -200,10 +200,15 @@ class Acceptance:
 
 @dataclass(frozen=True)
 class Page(Generic[T]):
+    """One page of results. ``total`` is exact when ``total_is_exact``; otherwise at least
+    ``total`` match (a market search stops counting past ``store.search.TOTAL_CAP``, shown
+    as "1,000+"), and every page up to ``pages`` is full."""
+
     items: tuple[T, ...]
     total: int
     page: int
     page_size: int
+    total_is_exact: bool = True
 
     @property
     def pages(self) -> int:

@@ -210,6 +210,15 @@ def error_classes() -> dict[str, type[GalleryError]]:
     return dict(_BY_CODE)
 
 
+class DatabaseUnavailable(StorageError, ConnectionError):
+    """The gallery's database server cannot be reached or refused the connection (it is
+    down, the host, port or database name is wrong, or it turned this user away). Nothing
+    was changed; the message says what the server answered and what to check."""
+
+    code = "database_unavailable"
+    status = 503
+
+
 __all__ = [
     "GalleryError",
     "NotFound",
@@ -225,4 +234,5 @@ __all__ = [
     "TamperedArtifact",
     "Unauthenticated",
     "error_classes",
+    "DatabaseUnavailable",
 ]

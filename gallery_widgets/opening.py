@@ -12,7 +12,7 @@ from .errors import InvalidInput
 from .kernel.facade import remember
 
 
-def open(url=None, user=None, token=None, clock=None, *, artifacts=None):
+def open(url=None, user=None, token=None, clock=None, *, artifacts=None, pool_size=None, max_overflow=None):
     """Open a gallery as ``user``.
 
     With no ``url``: ``GALLERY_URL`` when it is set, else the embedded gallery under
@@ -30,10 +30,13 @@ def open(url=None, user=None, token=None, clock=None, *, artifacts=None):
     if url is None and os.environ.get("GALLERY_URL"):
         url = os.environ["GALLERY_URL"]
     if isinstance(url, str) and url.startswith(("http://", "https://")):
+        if pool_size is not None or max_overflow is not None:
+            raise InvalidInput("pool_size and max_overflow size a database connection pool; a team server has its own.")
         return open_remote(url, user, token, clock, artifacts)
     from .gallery import open as open_database
 
-    return open_database(url, user, token, clock, artifacts=artifacts)
+    return open_database(url, user, token, clock, artifacts=artifacts, pool_size=pool_size,
+                         max_overflow=max_overflow)
 
 
 def open_remote(url: str, user, token, clock, artifacts):

@@ -30,6 +30,7 @@ PARAM_TYPES = {
     "version": "str?", "kind": "str?", "status": "str?", "query": "str?", "title": "str?", "step": "str?",
     "username": "str?", "description": "str?", "summary": "str?", "nickname": "str?", "email": "str?",
     "license": "str?",
+    "ids": "ints?",
 }
 
 
@@ -117,7 +118,7 @@ ROUTES: tuple[Route, ...] = (
     _route("user", "GET", "/users/{username}", "A user's public profile"),
     _route("avatar_image", "GET", "/avatar", "A user's avatar (default: yours), or 204", "image"),
     _route("notifications", "GET", "/notifications", "Your notifications"),
-    _route("mark_notifications_read", "POST", "/notifications/read", "Mark all read; returns how many"),
+    _route("mark_notifications_read", "POST", "/notifications/read", "Mark all read, or those listed in ids; returns how many"),
     _route("set_role", "PUT", "/users/{username}/role", "Make a user admin or user (admins only)"),
     _route("set_official", "PUT", "/assets/{content_id}/official", "Mark official (admins only)"),
     _route("set_featured", "PUT", "/assets/{content_id}/featured", "Mark featured (admins only)"),

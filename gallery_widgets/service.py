@@ -450,18 +450,23 @@ class GalleryService(ABC):
 
     @abstractmethod
     def notifications(self, *, unread_only: bool = False) -> tuple[Notification, ...]:
-        """The user's notifications, newest first (publish results, scan findings, ...).
+        """The user's notifications, newest first: scan failures, new versions of assets they
+        subscribed to (N1), subscriptions about to expire (N2, added when the list is read).
 
         Raises:
             InvalidInput: ``unread_only`` is not a bool.
         """
 
     @abstractmethod
-    def mark_notifications_read(self) -> int:
-        """Mark all the user's notifications read.
+    def mark_notifications_read(self, ids=None) -> int:
+        """Mark the user's notifications read: all, or those whose ids (integers) are listed.
+        Ids of other users' notifications change nothing.
 
         Returns:
             How many changed.
+
+        Raises:
+            InvalidInput: ``ids`` is not a list of integers.
         """
 
     @abstractmethod
@@ -516,6 +521,7 @@ class GalleryService(ABC):
 
         Raises:
             NotFound: the account was removed since the gallery was opened.
+            StorageError: the gallery's storage cannot be read.
         """
 
     @abstractmethod

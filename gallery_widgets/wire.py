@@ -155,8 +155,12 @@ def decode_argument(kind: str, name: str, value: Any) -> Any:
     Raises:
         InvalidInput: the value does not have the declared shape.
     """
-    if value is None and kind in ("duration", "paper", "image", "str?", "int?", "bool?"):
+    if value is None and kind in ("duration", "paper", "image", "str?", "int?", "bool?", "ints?"):
         return None
+    if kind == "ints?":
+        if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            raise InvalidInput(f"{name} must be null or a list of whole numbers.")
+        return list(value)
     if kind == "duration":
         if isinstance(value, dict):
             extra = set(value) - {"days", "auto_renew"}

@@ -1,4 +1,4 @@
-"""Writes the example notebooks 01-04 (without outputs): ``python notebooks/make_notebooks.py``.
+"""Writes the example notebooks 01-05 (without outputs): ``python notebooks/make_notebooks.py``.
 
 Edit the cells here, not in the .ipynb files, so that the notebooks stay clean and
 reviewable. Every notebook runs top to bottom on a fresh gallery: its first cell loads
@@ -326,6 +326,31 @@ The prep step reads the sample data that ships with the demo; give it yours inst
 run = sales.run(inputs={"prep": {"raw": "my_daily_sales.csv"}})   # a CSV with a `sales` column
 ```
 """),
+        md("""
+## On a Dask cluster
+
+The same run on a cluster: here a `LocalCluster` of two worker processes on this machine; on a team cluster pass
+its `distributed.Client` or scheduler address instead (or set `GALLERY_DASK_SCHEDULER`). The workflow becomes one
+Dask graph, each step still a job in its own process, and the run view follows it unchanged. Step inputs and
+outputs must be paths every worker can reach (see the README).
+"""),
+        code('''
+from distributed import Client, LocalCluster
+
+cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None)
+client = Client(cluster)
+cluster_run = sales.run(cluster=client)
+gw.RunView(cluster_run)
+'''),
+        code('''
+cluster_run.wait(timeout=300)
+print(cluster_run.status)
+{name: job.metrics for name, job in cluster_run.jobs.items()}
+'''),
+        code('''
+client.close()
+cluster.close()
+'''),
     ],
     "04-my-gallery": [
         md(f"""
@@ -371,6 +396,52 @@ g.me
         code('''
 gw.SubscriptionsTable(g, kind="model")
 '''),
+    ],
+    "05-import-train-notify": [
+        md(f"""
+# Import, train and stay informed — all from the widgets
+
+Import an algorithm straight into this kernel from its page, train it from a form generated from its
+manifest, download its open code, and read the notifications the gallery keeps for you.
+
+{SETUP_NOTE}
+"""),
+        code(SETUP),
+        md("""
+## Import from the asset's page
+
+You subscribed to the *Holt-Winters demand forecaster*. **Import** on its page asks for a version and the name
+of a kernel variable; the algorithm is then in that variable, ready to train (a form for that appears under
+it). *Show code* gives the line of Python that does the same. The **Code** tab downloads the archive into this
+notebook's folder and lists its files.
+"""),
+        code('detail = gw.AssetDetail(g, ids["holt-winters"])\ndetail'),
+        md("""
+## Train from a form
+
+`gw.TrainForm` builds one control per hyperparameter from the algorithm's manifest (ranges, choices and
+defaults included; required ones are marked `*`), a path field per input that says whether the path exists,
+and the output folder. Each field is checked as you type, with the same messages `train()` gives. **Start
+training** shows the job live.
+"""),
+        code("""
+algo = g.import_algorithm(ids["holt-winters"])
+form = gw.TrainForm(algo)
+form.params_form.input_paths["history"].value = str(demo.dataset("sales"))
+form"""),
+        md("""
+## Notifications
+
+When a publisher adds a version of something you subscribed to, the gallery tells you; it also warns you a few
+days before a subscription ends. Here *mei.chen* publishes a new version of the forecaster; the bell of the
+market (and of My Gallery) counts what you have not read yet.
+"""),
+        code("""
+mei = gw.open(user="mei.chen")
+own = mei.import_algorithm(ids["holt-winters"])      # the publisher's own code, to publish it again
+mei.add_version(ids["holt-winters"], gw.Algorithm.from_dir(own.folder),
+                description="Same model, refreshed packaging.", agree=True).versions[0].version"""),
+        code("market = gw.MarketBrowser(g)\nmarket"),
     ],
 }
 

@@ -32,7 +32,16 @@ pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).parent.parent
 NOTEBOOKS = ROOT / "notebooks"
-ARTIFACTS = Path(__file__).parent / "artifacts"
+
+def _artifacts() -> Path:
+    """tests/artifacts/, or tests/artifacts/ipykernel6/ for the run pinned to ipykernel 6 (.ci/run)."""
+    import ipykernel
+
+    base = Path(__file__).parent / "artifacts"
+    return base if ipykernel.version_info[0] >= 7 else base / f"ipykernel{ipykernel.version_info[0]}"
+
+
+ARTIFACTS = _artifacts()
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -150,7 +159,7 @@ def page(browser, lab):
     page.set_default_timeout(TIMEOUT_MS)
     page.page_errors = []
     page.on("pageerror", lambda error: page.page_errors.append(str(error)))
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     yield page
     context.close()
 
@@ -368,7 +377,8 @@ def test_import_and_run_a_workflow_in_the_browser(page, lab, playwright_api):
     run = cell(page, notebook, "gw.RunView(run)").locator(".gw-run")
     expect(run.locator(".gw-step")).to_have_count(2)
     expect(run).not_to_contain_text("Running", timeout=120_000)
-    expect(run.locator(".gw-step-failed")).to_have_count(0)
+    failed = run.locator(".gw-step-failed")
+    assert failed.count() == 0, f"a step failed: {failed.first.inner_text()}"
     shoot(page, run, "03-run.png")
 
     dialog = cell(page, notebook, "gw.ImportWorkflowDialog(").locator(".gw-import-workflow")
@@ -384,6 +394,84 @@ def test_import_and_run_a_workflow_in_the_browser(page, lab, playwright_api):
     dialog_run = dialog.locator(".gw-run")
     expect(dialog_run.locator(".gw-step")).to_have_count(2)
     expect(dialog_run).not_to_contain_text("Running", timeout=120_000)
-    expect(dialog_run.locator(".gw-step-failed")).to_have_count(0)
+    failed = dialog_run.locator(".gw-step-failed")
+    assert failed.count() == 0, f"a step failed: {failed.first.inner_text()}"
     shoot(page, dialog, "03-import-dialog-run.png")
+    assert not page.page_errors, page.page_errors
+
+
+def test_import_train_and_notifications_in_the_browser(page, lab, playwright_api):
+    """05-import-train-notify (W1-W6): Import binds the algorithm in the kernel and its Train form runs a job
+    whose view follows it live from the kernel loop; the Train form checks a field with the service's
+    message; the Code tab downloads the archive; the market's bell counts the new-version notification
+    and marks it read."""
+    expect = playwright_api.expect
+    notebook = "05-import-train-notify.ipynb"
+    open_and_run(page, lab, notebook, expect)
+    assert_widgets_rendered(page, expect)
+
+    # -- Import from the asset's page, then train the imported object ----------------------------------
+    detail = cell(page, notebook, 'gw.AssetDetail(g, ids["holt-winters"])').locator(".gw-detail")
+    detail.locator(".gw-import").click()
+    panel = detail.locator(".gw-import-panel")
+    expect(panel).to_be_visible()
+    panel.locator(".gw-import-variable input").fill("hw")
+    panel.locator(".gw-import-variable input").press("Tab")
+    panel.locator(".gw-import-show-code").click()
+    expect(panel.locator(".gw-import-code textarea")).to_have_value(re.compile(r'^hw = g\.import_algorithm\('))
+    panel.locator(".gw-import-into-kernel").click()
+    expect(panel.locator(".gw-messages")).to_contain_text("Imported as `hw`")
+    train = panel.locator(".gw-train-form")
+    expect(train).to_be_visible()
+    history = str(demo.dataset("sales"))
+    train.locator(".gw-input-history input").fill(history)
+    train.locator(".gw-input-history input").press("Tab")
+    expect(train.locator(".gw-path-state").first).to_contain_text("file exists")
+    train.locator(".gw-train-start").click()
+    job = train.locator(".gw-job")
+    expect(job).to_contain_text("Succeeded", timeout=120_000)  # pushed by the kernel loop, no cell running
+    expect(job.locator(".gw-job-metrics")).to_contain_text("mae")
+    shoot(page, detail, "05-import-and-train.png")
+
+    # -- the Code tab downloads the archive into the notebook's folder ----------------------------------
+    detail.locator(".widget-tab .lm-TabBar-tab").filter(has_text="Code").click()
+    detail.locator(".gw-code-download").click()
+    expect(detail.locator(".gw-code-files")).to_contain_text("Saved")
+    expect(detail.locator(".gw-code-files")).to_contain_text("train.py")
+    assert list(lab["root"].glob("holt-winters-demand-forecaster-*.zip"))
+    shoot(page, detail, "05-code-download.png")
+
+    # -- the Train form checks each field with the service's message -----------------------------------
+    form = cell(page, notebook, "gw.TrainForm(algo)").locator(".gw-train-form")
+    alpha = form.locator(".gw-param-alpha input")
+    alpha.fill("3")
+    alpha.press("Tab")
+    expect(form.locator(".gw-field-error")).to_contain_text("field 'alpha' must be between 0.01 and 1.0")
+    expect(form.locator(".gw-train-start")).to_be_disabled()
+    shoot(page, form, "05-train-form-error.png")
+    alpha.fill("0.4")
+    alpha.press("Tab")
+    expect(form.locator(".gw-field-error")).to_have_count(0)
+    expect(form.locator(".gw-train-start")).to_be_enabled()
+    form.locator(".gw-train-start").click()
+    expect(form.locator(".gw-job")).to_contain_text("Succeeded", timeout=120_000)
+    shoot(page, form, "05-train-form-job.png")
+
+    # -- the bell: the new version mei.chen published, then mark it read -----------------------------
+    sam = _gallery(lab)
+    unread = len(sam.notifications(unread_only=True))
+    assert unread >= 1
+    market = cell(page, notebook, "gw.MarketBrowser(g)").locator(".gw-market")
+    bell = market.locator(".gw-bell")
+    expect(bell).to_have_text(re.compile(rf"^\s*{unread}\s*$"))
+    bell.click()
+    notes = market.locator(".gw-note-unread")
+    expect(notes.first).to_contain_text("New version")
+    expect(notes.first).to_contain_text("Holt-Winters demand forecaster")
+    shoot(page, market.locator(".gw-bell-area"), "05-bell-open.png")
+    notes.first.locator(".gw-note-read").click()
+    expect(notes).to_have_count(unread - 1)
+    assert len(sam.notifications(unread_only=True)) == unread - 1
+    expect(bell).to_have_text(re.compile(rf"^\s*{unread - 1 or ''}\s*$"))
+    shoot(page, market, "05-market-bell.png")
     assert not page.page_errors, page.page_errors

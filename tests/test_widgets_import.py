@@ -4,7 +4,6 @@ over a real embedded SQLite gallery; runs start real job processes."""
 from __future__ import annotations
 
 import re
-import time
 import types
 
 import pytest
@@ -260,75 +259,36 @@ def test_u4_run_refused_after_cancel_inline(bob, subscribed):
     assert dialog.run_view is None
 
 
-def test_u2_job_view_follows_a_job(tmp_path, data):
+
+
+def test_w3_configure_an_imported_workflow_before_run(bob, subscribed, tmp_path):
     pytest.importorskip("gallery_widgets.kernel.runtime.jobs")
-    from gallery_widgets.widgets.jobs import JobView
-
-    algo = gw.Algorithm.from_dir(write_algorithm(tmp_path / "job", "job-algo", extra_files={"train.py": TRAIN_OK}))
-    job = algo.train({"epochs": 2}, {"data": data}, jobs_root=tmp_path / "jobs")
-    view = JobView(job)
-    assert "job-algo" in view.header.value
-    deadline = time.monotonic() + WAIT
-    while "Succeeded" not in view.status.value and time.monotonic() < deadline:
-        time.sleep(0.05)  # updated by the job's own watcher thread, nobody calls update()
-    assert "Succeeded" in view.status.value
-    assert "loss" in view.metrics.value
-    assert "epoch 2 of 2" in view.logs.value
-    assert view.finished
-    assert view.cancel_button.disabled is True
-    assert "gw-job" in view._dom_classes
-
-
-def test_u2_job_view_cancel(tmp_path, data):
-    pytest.importorskip("gallery_widgets.kernel.runtime.jobs")
-    from gallery_widgets.widgets.jobs import JobView
-
-    algo = gw.Algorithm.from_dir(write_algorithm(tmp_path / "slow", "slow-algo", extra_files={"train.py": TRAIN_SLOW}))
-    job = algo.train({"epochs": 1}, {"data": data}, jobs_root=tmp_path / "jobs")
-    view = JobView(job)
-    deadline = time.monotonic() + WAIT
-    while "sleeping" not in job.logs and time.monotonic() < deadline:
-        time.sleep(0.05)
-    view.cancel_button.click()  # returns at once; the job stops in the background
-    assert view.cancel_button.disabled is True
-    view.wait(WAIT)
-    view._cancel_thread.join(WAIT)
-    assert job.status == "cancelled"
-    assert "Cancelled" in view.status.value
-    assert view.progress.bar_style == "warning"
+    dialog = ImportWorkflowDialog(bob, content_id=subscribed.content_id, namespace={})
+    assert dialog.configure_button.layout.display == "none"
+    dialog.import_button.click()
+    dialog.configure_button.click()
+    dialog.config_task.join(WAIT)
+    config = dialog.config
+    form = config.forms["train"]
+    assert form.controls["epochs"].value == 2  # the workflow's value, not the manifest's default
+    assert form.controls["lr"].value == 0.1 and form.controls["optimizer"].value == "sgd"
+    assert "wired from the workflow" in form.input_states["data"].value  # empty: stays wired
+    form.controls["lr"].value = 5.0
+    assert "field 'lr' must be between 0.0 and 1.0" in form.errors["lr"]
+    dialog.run_button.click()
+    assert "Fix the step fields" in dialog.messages.text and dialog.run_view is None
+    form.controls["lr"].value = 0.5
+    form.controls["epochs"].value = 3
+    assert config.params() == {"train": {"lr": 0.5, "epochs": 3}}
+    dialog.run_button.click()
+    view = dialog.run_view.wait(WAIT)
+    assert view.run.status == "succeeded", view.rows["train"].error.value
+    assert "epoch 2 of 3" in view.rows["train"].job_view.wait(WAIT).logs.value
 
 
-class FakeJob:
-    """A job without on_update: the view polls it."""
-
-    def __init__(self):
-        self.id, self.name = "job-1", "fake"
-        self.status, self.progress, self.metrics, self.logs, self.error = "queued", None, {}, "", None
-
-    def tail(self, n=20):
-        return "\n".join(self.logs.splitlines()[-n:])
-
-    def wait(self, timeout=None):
-        return self
-
-    def cancel(self):
-        self.status, self.error = "cancelled", "cancelled by the user"
-        return self
-
-
-def test_u2_job_view_polls_jobs_without_on_update():
-    from gallery_widgets.widgets.jobs import JobView
-
-    job = FakeJob()
-    view = JobView(job, poll_interval=0.01)
-    assert "Queued" in view.status.value
-    job.status, job.progress, job.logs, job.metrics = "running", 0.4, "line 1\nline 2", {"loss": 0.3}
-    deadline = time.monotonic() + 10
-    while view.progress.value != 0.4 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert view.progress.value == 0.4 and "40%" in view.progress_label.value
-    assert "line 2" in view.logs.value and "loss" in view.metrics.value
-    job.status, job.progress = "succeeded", 1.0
-    view._poller.join(10)
-    assert not view._poller.is_alive()  # stops once the job has finished
-    assert "Succeeded" in view.status.value
+def test_u3_workflow_run_refuses_params_for_an_unknown_step(bob, subscribed):
+    imported = bob.import_workflow(subscribed.content_id)
+    with pytest.raises(gw.InvalidInput, match="unknown step"):
+        imported.run(params={"nope": {"lr": 0.5}})
+    with pytest.raises(gw.InvalidInput, match="no step 'nope'"):
+        imported.step_algorithm("nope")

@@ -98,6 +98,9 @@ def test_p9_my_publishes_discontinue_then_release(alice, bob, make_asset):
     asset = make_asset()
     my = MyGallery(alice, namespace={})
     my.publish_row(asset.content_id).discontinue_button.click()
+    assert my.confirm.is_open and "0 subscribers keep using it" in my.confirm.text.value  # W4: asks first
+    assert bob.search(kind="algorithm").total == 1
+    my.confirm.ok_button.click()
     assert "discontinued" in my.messages.text
     row = my.publish_row(asset.content_id)
     assert "Discontinued" in row.info.value
@@ -155,6 +158,7 @@ def test_m2_my_gallery_subscriptions_tab(alice, bob, make_asset):
     table = my.subscriptions_table
     assert [row.content_id for row in table.rows] == [asset.content_id]
     table.rows[0].cancel_button.click()
+    table.confirm.ok_button.click()
     assert "Subscription canceled" in table.row(asset.content_id).info.value
 
 
@@ -227,3 +231,54 @@ def test_m3_my_information_bad_avatar_inline(alice, content, name):
     me = alice.me
     assert me.avatar is None and me.nickname == "alice"  # nothing was saved
     assert my.avatar_upload.value == ()  # pick another file
+
+
+def test_w4_my_publishes_discontinue_says_how_many_subscribers_and_can_be_cancelled(alice, bob, make_asset):
+    asset = make_asset()
+    bob.subscribe(asset.content_id, accept_constraints=True, accept_agreements=True)
+    my = MyGallery(alice, namespace={})
+    my.publish_row(asset.content_id).discontinue_button.click()
+    assert "its 1 subscriber keeps using it within the quota" in my.confirm.text.value
+    my.confirm.cancel_button.click()
+    assert not my.confirm.is_open
+    assert alice.asset(asset.content_id, count_view=False).status == "released"
+    my.publish_row(asset.content_id).delete_button.click()
+    assert "1 active subscriber" in my.publish_row(asset.content_id).confirm_text.value
+
+
+def test_w5_bell_counts_lists_and_marks_read(alice, bob, make_asset, make_source):
+    from gallery_widgets.widgets.market import MarketBrowser
+
+    asset = make_asset()
+    bob.subscribe(asset.content_id, accept_constraints=True, accept_agreements=True)
+    my = MyGallery(bob, namespace={})
+    bell = my.bell
+    assert bell.unread == 0 and bell.button.description == ""
+    alice.add_version(asset.content_id, make_source(), agree=True)
+    alice.add_version(asset.content_id, make_source(), agree=True)
+    bell.button.value = True  # opening the bell reads the notifications again
+    assert bell.is_open and bell.unread == 2 and bell.button.description == "2"
+    assert "New version 1.0.2" in bell.list.children[0].children[0].value
+    first, second = (n.id for n in bell.notes)
+    bell.read_buttons[second].click()
+    assert bell.unread == 1 and second not in bell.read_buttons
+    assert [n.id for n in bob.notifications(unread_only=True)] == [first]
+    market = MarketBrowser(bob)
+    assert market.bell.unread == 1 and market.bell.button.description == "1"
+    market.bell.button.value = True
+    market.bell.mark_all_button.click()
+    assert market.bell.unread == 0 and bob.notifications(unread_only=True) == ()
+    assert market.bell.mark_all_button.disabled
+
+
+def test_w5_bell_shows_a_refusal_inline(bob, monkeypatch):
+    my = MyGallery(bob, namespace={})
+
+    def refuse(ids=None):
+        raise gw.StorageError("The gallery is read-only here; nothing was changed.")
+
+    monkeypatch.setattr(bob, "mark_notifications_read", refuse)
+    my.bell.button.value = True
+    my.bell.mark_all_button.disabled = False
+    my.bell.mark_all_button.click()
+    assert "read-only" in my.bell.messages.text

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 import pytest
@@ -312,34 +311,6 @@ def test_p5_publish_form_shows_scan_findings(alice, source, monkeypatch):
     assert alice.publishes() == ()
 
 
-def test_publish_form_publishes_in_background(alice, source, monkeypatch):
-    release = threading.Event()
-    started = threading.Event()
-    real_publish = alice.publish
-
-    def slow_publish(*args, **kwargs):
-        started.set()
-        assert release.wait(WAIT)
-        return real_publish(*args, **kwargs)
-
-    monkeypatch.setattr(alice, "publish", slow_publish)
-    form = PublishForm(alice, source=source, namespace={})
-    form.agree.value = True
-    form.publish_button.click()  # returns at once: the kernel is not blocked
-    assert started.wait(WAIT)
-    assert form.busy
-    assert form.publish_button.disabled is True
-    assert form.progress.layout.display == ""
-    form.publish_button.click()  # a second click while busy does nothing
-    release.set()
-    form.wait(WAIT)
-    assert not form.busy
-    assert form.result is not None
-    assert form.progress.layout.display == "none"
-    assert form.publish_button.disabled is False
-    assert len(alice.publishes()) == 1
-
-
 def test_publish_form_unexpected_error_inline(alice, source, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("disk on fire")
@@ -393,3 +364,33 @@ def test_p5_publish_form_real_scan_failure_lists_findings(alice, tmp_path):
     assert "train.py:5" in table and "B602" in table and "high" in table
     assert alice.publishes() == ()
     assert any("risky-algo" in n.subject or "risky-algo" in n.body for n in alice.notifications())
+
+
+def test_w4_publish_form_sets_categories_description_and_cover(alice, source):
+    from datetime import datetime, timezone
+
+    from conftest import PNG_1PX
+
+    form = PublishForm(alice, source=source, namespace={})
+    assert "Industry/Retail" in form.categories.allowed_tags  # the service's taxonomy
+    form.title.value = "Churn forecaster"
+    form.categories.value = ["Industry/Retail"]
+    form.asset_description.value = "# Churn\nTrained on **logs**."
+    form.cover.value = ({"name": "c.png", "type": "image/png", "size": len(PNG_1PX), "content": memoryview(PNG_1PX),
+                         "last_modified": datetime.now(timezone.utc)},)
+    form.agree.value = True
+    publish(form)
+    assert form.result is not None, form.messages.text
+    asset = alice.asset(form.result.content_id, count_view=False)
+    assert asset.categories == ("Industry/Retail",)
+    assert "<strong>logs</strong>" in asset.description_html
+    assert alice.cover_image(asset.content_id) == PNG_1PX
+
+
+def test_w4_publish_form_asks_for_both_agreements(alice, source):
+    form = PublishForm(alice, source=source, namespace={})
+    assert "Agreement for Publishing Digital Contents" in form.agreement_text.value
+    assert "Service Agreement of the gallery" in form.agreement_text.value
+    assert "Agreement for Publishing Digital Contents and the Service Agreement" in form.agree.description
+    publish(form)  # not agreed: refused by the service, inline
+    assert form.result is None and "Agreement for Publishing" in form.messages.text

@@ -79,6 +79,9 @@ def test_sub4_table_cancel_then_retrieve(bob, assets, clock):
     before = {s.content_id: s for s in bob.subscriptions()}[assets["churn"]]
     table = SubscriptionsTable(bob, kind="algorithm", namespace={})
     table.row(assets["churn"]).cancel_button.click()
+    assert table.confirm.is_open and "retrieve it later" in table.confirm.text.value  # W4: asks first
+    assert {s.content_id: s.status for s in bob.subscriptions()}[assets["churn"]] == "active"
+    table.confirm.ok_button.click()
     assert "canceled" in table.messages.text
     row = table.row(assets["churn"])
     assert "Subscription canceled" in row_text(row)
@@ -116,6 +119,7 @@ def test_m2_table_keyword_filter(bob, assets):
 def test_m2_table_status_filter(bob, assets, clock):
     table = SubscriptionsTable(bob, kind="algorithm", namespace={})
     table.row(assets["vision"]).cancel_button.click()
+    table.confirm.ok_button.click()
     table.status.value = "cancelled"
     assert [row.content_id for row in table.rows] == [assets["vision"]]
     table.status.value = "active"
@@ -146,23 +150,26 @@ def test_m2_table_empty_state(alice):
     assert "gw-subscriptions" in table._dom_classes
 
 
-def test_u1_table_import_shows_one_line_of_python(bob, assets):
+def test_w2_table_import_binds_the_algorithm_in_the_kernel(bob, assets):
     namespace = {"g": bob}
     table = SubscriptionsTable(bob, kind="algorithm", namespace=namespace)
-    assert table.import_code.layout.display == "none"
     table.row(assets["churn"]).import_button.click()
-    assert table.import_code.layout.display == ""
-    line = table.import_code.value
+    panel = table.import_panel
+    assert table.dialog_area.children == (panel,) and table.import_dialog is None
+    line = panel.code.value  # the line of code stays, as an extra
     assert line == f"churn_forecaster = g.import_algorithm({assets['churn']!r})"
-    exec(line, namespace)  # noqa: S102 - the line really imports it
+    panel.variable.value = "churn"
+    panel.import_button.click()
+    panel.wait(60)
+    assert isinstance(namespace["churn"], ImportedAlgorithm) and namespace["churn"].content_id == assets["churn"]
+    exec(line, namespace)  # noqa: S102 - the shown line imports it too
     assert isinstance(namespace["churn_forecaster"], ImportedAlgorithm)
-    assert table.import_dialog is None  # only workflows open the dialog
 
 
 def test_u1_import_line_names_the_kernel_gallery_variable(bob, assets):
     table = SubscriptionsTable(bob, kind="algorithm", namespace={"my_gallery": bob})
     table.row(assets["vision"]).import_button.click()
-    assert table.import_code.value == f"image_classifier = my_gallery.import_algorithm({assets['vision']!r})"
+    assert table.import_panel.code.value == f"image_classifier = my_gallery.import_algorithm({assets['vision']!r})"
     sub = next(s for s in bob.subscriptions() if s.content_id == assets["vision"])
     assert import_line(sub) == f"image_classifier = g.import_algorithm({assets['vision']!r})"
 
@@ -190,6 +197,7 @@ def test_m2_table_errors_inline(bob, assets, monkeypatch):
 
     monkeypatch.setattr(bob, "cancel_subscription", refuse)
     table.row(assets["churn"]).cancel_button.click()
+    table.confirm.ok_button.click()
     assert "is visible to you" in table.messages.text
     assert "gw-error" in table.messages.value
     assert "Traceback" not in table.messages.value

@@ -112,3 +112,19 @@ def test_t4_arguments_round_trip():
         with pytest.raises(InvalidInput):
             decode_argument(kind, "field", bad)
     assert wire.to_wire({"a": (1, 2)}) == {"a": [1, 2]}
+
+
+def test_n3_notification_ids_travel_as_a_list_of_whole_numbers():
+    from gallery_widgets import routes
+    from gallery_widgets.server.openapi import document
+
+    route = next(r for r in routes.ROUTES if r.method == "mark_notifications_read")
+    (ids,) = route.params
+    assert (ids.name, ids.where, ids.type, ids.required) == ("ids", "body", "ints?", False)
+    assert decode_argument("ints?", "ids", None) is None
+    assert decode_argument("ints?", "ids", [3, 4]) == [3, 4]
+    for bad in ([True], ["3"], [1.5], 3, {"ids": 3}):
+        with pytest.raises(InvalidInput, match="list of whole numbers"):
+            decode_argument("ints?", "ids", bad)
+    body = document()["paths"]["/notifications/read"]["post"]["requestBody"]["content"]["application/json"]
+    assert body["schema"]["properties"]["ids"]["anyOf"][0] == {"type": "array", "items": {"type": "integer"}}

@@ -14,7 +14,7 @@ from gallery_widgets.entities import Finding
 EXPECTED = {
     "gallery_error": 500, "not_found": 404, "permission_denied": 403, "invalid_input": 400, "too_large": 413,
     "conflict": 409, "subscription_required": 403, "agreement_required": 428, "scan_failed": 422,
-    "schema_outdated": 503, "storage_error": 503, "tampered_artifact": 500, "unauthenticated": 401,
+    "schema_outdated": 503, "storage_error": 503, "tampered_artifact": 500, "unauthenticated": 401, "database_unavailable": 503,
 }
 
 

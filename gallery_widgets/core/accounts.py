@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import desc, func, select, update
 
 from ..entities import Notification, User
-from ..errors import Conflict, GalleryError, InvalidInput, NotFound
+from ..errors import Conflict, GalleryError, InvalidInput, NotFound, StorageError
 from ..store import convert
-from ..store.schema import AssetRow, NotificationRow, UserRow
+from ..store.schema import AssetRow, NotificationRow, SubscriptionRow, UserRow
 from . import validate
 from .base import UNSET, ServiceBase, refresh_search
+
+
+EXPIRING_SOON_DAYS = 3  # N2: how long before its end a subscription is announced as expiring
 
 
 class Accounts(ServiceBase):
@@ -97,8 +102,10 @@ class Accounts(ServiceBase):
 
     # -- notifications ---------------------------------------------------------------
     def notifications(self, *, unread_only: bool = False) -> tuple[Notification, ...]:
-        """Your notifications, newest first (publish results, scan findings, ...)."""
+        """Your notifications, newest first: scan failures, new versions of what you subscribed to,
+        subscriptions about to expire (added here, once per expiry date; N1, N2)."""
         validate.flag("unread_only", unread_only)
+        self._notify_expiring_soon()
         with self._db.read() as s:
             statement = select(NotificationRow).where(NotificationRow.user_id == self._user_id)
             if unread_only:
@@ -106,14 +113,74 @@ class Accounts(ServiceBase):
             rows = s.scalars(statement.order_by(desc(NotificationRow.created_at), desc(NotificationRow.id)).limit(200))
             return tuple(convert.notification(r) for r in rows)
 
-    def mark_notifications_read(self) -> int:
-        """Mark all your notifications read; returns how many changed."""
+    def mark_notifications_read(self, ids=None) -> int:
+        """Mark your notifications read: all of them, or those whose ids are listed; returns how many
+        changed. Ids that are not yours change nothing.
+
+        Raises:
+            InvalidInput: ``ids`` is not a list of notification ids (integers).
+        """
+        statement = update(NotificationRow).where(NotificationRow.user_id == self._user_id,
+                                                  NotificationRow.read.is_(False))
+        if ids is not None:
+            if not isinstance(ids, (list, tuple)) or not all(type(i) is int for i in ids):
+                raise InvalidInput(f"ids must be a list of notification ids (integers), not {ids!r}.")
+            statement = statement.where(NotificationRow.id.in_(list(ids)))
         with self._db.write() as s:
-            return s.execute(
-                update(NotificationRow)
-                .where(NotificationRow.user_id == self._user_id, NotificationRow.read.is_(False))
-                .values(read=True)
-            ).rowcount
+            return s.execute(statement.values(read=True)).rowcount
+
+    def _notify_expiring_soon(self) -> None:
+        """N2: one notification per subscription that expires within EXPIRING_SOON_DAYS and does not
+        renew itself; the subject names the expiry date, so each expiry is announced once."""
+        now = self._now()
+        with self._db.read() as s:
+            soon = s.scalars(select(SubscriptionRow).where(
+                SubscriptionRow.user_id == self._user_id, SubscriptionRow.status == "active",
+                SubscriptionRow.auto_renew.is_(False), SubscriptionRow.expires_at.is_not(None),
+                SubscriptionRow.expires_at > now,
+                SubscriptionRow.expires_at <= now + timedelta(days=EXPIRING_SOON_DAYS))).all()
+            wanted = {}
+            for sub in soon:
+                subject = f"Your subscription to {sub.asset.title} expires on {sub.expires_at:%Y-%m-%d %H:%M} UTC"
+                wanted[subject[:300]] = (
+                    f"Your free subscription to {sub.asset.title} ({sub.asset.kind} {sub.asset.content_id}) ends on "
+                    f"{sub.expires_at:%Y-%m-%d %H:%M} UTC; after that it can no longer be imported or run. "
+                    "Subscribe again from its page to renew it."
+                )
+            if not wanted:
+                return
+            known = set(s.scalars(select(NotificationRow.subject).where(
+                NotificationRow.user_id == self._user_id, NotificationRow.subject.in_(list(wanted)))))
+        missing = {k: v for k, v in wanted.items() if k not in known}
+        if not missing:
+            return
+        try:
+            with self._db.write() as s:
+                for subject, body in missing.items():
+                    s.add(NotificationRow(user_id=self._user_id, subject=subject, body=body, created_at=now,
+                                          read=False))
+        except StorageError:  # a read-only gallery still lists what it has
+            pass
+
+    def _notify_new_version(self, s, asset: AssetRow, version: str, description: str, whitelist) -> None:
+        """N1: tell the active subscribers of ``asset`` about its new ``version``, in the publish's own
+        transaction; for a group asset only those the new version's whitelist holds (V1: nobody
+        hears of a version they may not see)."""
+        if asset.visibility == "private":  # nobody but the publisher sees it
+            return
+        statement = select(SubscriptionRow.user_id, UserRow.username).join(
+            UserRow, UserRow.id == SubscriptionRow.user_id).where(
+            SubscriptionRow.asset_id == asset.id, SubscriptionRow.status == "active")
+        allowed = set(whitelist) if asset.visibility == "group" else None
+        now = self._now()
+        who = asset.publisher.nickname or asset.publisher.username
+        note = f' Its notes: "{description.strip()}"' if description.strip() else ""
+        body = (f"{who} published version {version} of {asset.title} ({asset.kind} {asset.content_id}), which you "
+                f"subscribed to.{note} Import it from its page or from My Subscriptions.")
+        for user_id, username in s.execute(statement):
+            if allowed is None or username in allowed:
+                s.add(NotificationRow(user_id=user_id, subject=f"New version {version} of {asset.title}"[:300],
+                                      body=body, created_at=now, read=False))
 
     def _notify(self, user_id: int, subject: str, body: str) -> None:
         """Record a notification in its own transaction (it must outlive a failed publish)."""

@@ -15,7 +15,7 @@ from ..entities import UNSET  # noqa: F401  (re-exported: "not given", as oppose
 from ..errors import InvalidInput, NotFound, PermissionDenied
 from ..store.engine import Database
 from ..store.schema import AssetRow, AssetTextRow, SubscriptionRow, UserRow, VersionRow, WhitelistRow
-from ..store.search import facets
+from ..store.search import facets, without_accents
 from . import validate
 
 Clock = Callable[[], datetime]
@@ -197,8 +197,8 @@ def refresh_search(asset: AssetRow, publisher: UserRow) -> None:
     if asset.texts is None:
         asset.texts = AssetTextRow(description="", description_html="")
     texts = asset.texts
-    texts.search_doc = "\n".join(
-        (asset.title, asset.summary, texts.description or "", publisher.username, publisher.nickname)
+    texts.search_doc = without_accents(
+        "\n".join((asset.title, asset.summary, texts.description or "", publisher.username, publisher.nickname))
     )
     audience = {publisher.username}
     if asset.visibility == "group":

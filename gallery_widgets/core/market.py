@@ -82,9 +82,9 @@ class Market(WorkflowAccess):
                 username=me.username,
                 filters=filters,
             )
-            total, ids = run_market_query(s, query, AssetRow)
-            items = self._summaries(s, ids)
-        return Page(items=items, total=total, page=page, page_size=page_size)
+            result = run_market_query(s, query, AssetRow)
+            items = self._summaries(s, result.ids)
+        return Page(items=items, total=result.total, page=page, page_size=page_size, total_is_exact=result.exact)
 
     @staticmethod
     def _summaries(s, ids: list[int]) -> tuple[AssetSummary, ...]:

@@ -217,6 +217,8 @@ class Publishing(WorkflowAccess):
                 recorded.add(algorithm_version_id)
                 s.add(DependencyRow(workflow_version_id=row.id, algorithm_version_id=algorithm_version_id, step=step))
         refresh_search(asset, asset.publisher)
+        if new_asset is None:  # N1: subscribers hear of a new version of what they use
+            self._notify_new_version(s, asset, row.version, description, whitelist)
         s.add(AcceptanceRow(
             user_id=me.id,
             agreement=agreements.PUBLISHING_AGREEMENT.id,

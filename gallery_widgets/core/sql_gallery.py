@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from ..artifacts import LocalArtifactStore
+from ..artifacts import is_url, open_store
 from ..errors import Conflict, StorageError
 from ..service import GalleryService
 from ..store.engine import Database
@@ -60,28 +60,38 @@ _contexts: dict[tuple[str, str], Context] = {}
 _contexts_lock = threading.Lock()
 
 
-def sql_context(url: str, artifacts: str | os.PathLike) -> Context:
-    """The shared context of a database URL and an artifact folder, created (and the schema
-    checked) on first use in this process.
+def sql_context(url: str, artifacts: str | os.PathLike, *, pool_size=None, max_overflow=None) -> Context:
+    """The shared context of a database URL and an artifact store (a folder or an fsspec URL
+    such as ``s3://bucket/prefix``), created (and the schema checked) on first use in this
+    process. ``pool_size``/``max_overflow`` size a PostgreSQL connection pool when it is created
+    (see ``store.engine.pool_settings``).
 
     Raises:
-        InvalidInput: a bad URL.
+        InvalidInput: a bad URL or pool size, or an artifact store URL that cannot be used.
         SchemaOutdated: the database needs ``gallery-widgets upgrade``.
+        DatabaseUnavailable: the database server cannot be reached or refused the connection.
     """
     key = (url, str(artifacts))
     with _contexts_lock:
         context = _contexts.get(key)
         if context is None:
-            database = Database(url)
+            database = Database(url, pool_size=pool_size, max_overflow=max_overflow)
             try:
                 database.ensure_schema()
             except BaseException:
                 database.dispose()
                 raise
-            store = LocalArtifactStore(artifacts)
+            try:
+                store = open_store(artifacts)
+            except BaseException:
+                database.dispose()
+                raise
             if not database.read_only:
                 store.remove_stale_temp_files()
-            context = Context(db=database, artifacts=store, home=str(Path(artifacts).parent))
+            # The kernel's cache and job folders sit beside a local artifact folder; with an
+            # object store they stay under the default home.
+            home = None if is_url(artifacts) else str(Path(artifacts).parent)
+            context = Context(db=database, artifacts=store, home=home)
             _contexts[key] = context
     return context
 

@@ -4,8 +4,6 @@ workflows kept in workspaces. Nothing here runs published code."""
 
 from __future__ import annotations
 
-import io
-
 from sqlalchemy import desc, select
 
 from ..entities import UsableVersion, WorkspaceWorkflow
@@ -99,7 +97,10 @@ class Using(WorkflowAccess):
             if not self._may_fetch(s, me, digest):
                 raise NotFound(f"No artifact {digest[:12]}… that you may use is in this gallery; import the asset "
                                "it belongs to (g.import_algorithm / import_model / import_workflow).")
-        return io.BytesIO(self._ctx.artifacts.get(digest))
+        # Streamed from the store (a large archive never sits whole in memory); the stream
+        # raises TamperedArtifact at its end if the bytes changed, and the kernel side checks
+        # the digest again before unpacking.
+        return self._ctx.artifacts.open(digest)
 
     def _may_fetch(self, s, me: UserRow, digest: str) -> bool:
         """A version with this digest is one this user may use now (U4, V5), or the step of a

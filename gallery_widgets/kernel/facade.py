@@ -186,7 +186,8 @@ class KernelSide:
         self.record_import(usable.content_id, usable.version)
         return ImportedAlgorithm(gallery=self, content_id=usable.content_id, title=usable.title,
                                  version=usable.version, manifest=dict(usable.manifest), folder=folder,
-                                 code_visible=usable.code_visible, unmet=problems, jobs_root=self.jobs_root)
+                                 code_visible=usable.code_visible, unmet=problems, jobs_root=self.jobs_root,
+                                 digest=usable.digest)
 
     def import_model(self, content_id: str, version: str | None = None, *, check_constraints: str = "warn"):
         """A model you subscribed to, as the predictor its declared loader builds (SPEC U6).
@@ -275,7 +276,7 @@ class KernelSide:
             return ImportedAlgorithm(gallery=self, content_id=step.content_id, title=step.title,
                                      version=step.version, manifest=dict(step.manifest),
                                      folder=self._artifact_folder(step.digest), code_visible=step.code_visible,
-                                     unmet=[], jobs_root=self.jobs_root,
+                                     unmet=[], jobs_root=self.jobs_root, digest=step.digest,
                                      via_workflow=(usable.content_id, usable.version, step_name))
 
         return ImportedWorkflow(gallery=self, content_id=usable.content_id, title=usable.title,
@@ -288,6 +289,14 @@ class KernelSide:
         from . import extract
 
         return extract.fetch(digest, self.cache_root, self._verified_archive)
+
+    def _worker_fetcher(self, digest: str):
+        """How a Dask worker gets the archive of ``digest`` (the worker verifies it): here it
+        travels with the task; an embedded gallery whose artifact folder the workers share
+        overrides this (``FolderFetcher``), a served gallery can fetch it over REST."""
+        from .cluster import InlineFetcher
+
+        return InlineFetcher(self._verified_archive(digest))
 
     def _verified_archive(self, digest: str) -> bytes:
         """The archive of ``digest`` from the gallery, checked against its sha256 before

@@ -75,13 +75,15 @@ class ImportedAlgorithm:
     """
 
     def __init__(self, *, gallery, content_id: str, title: str, version: str, manifest: dict, folder: Path,
-                 code_visible: bool, unmet: list[str], jobs_root: Path, via_workflow: tuple | None = None):
+                 code_visible: bool, unmet: list[str], jobs_root: Path, via_workflow: tuple | None = None,
+                 digest: str | None = None):
         self._gallery = gallery
         self.content_id = content_id
         self.title = title
         self.version = version
         self.manifest = manifest
         self._folder = folder
+        self._digest = digest  # the artifact's sha256: its unpacked tree is checked again before each use
         self._code_visible = bool(code_visible)
         self.unmet_constraints = tuple(unmet)
         self.jobs_root = jobs_root
@@ -99,11 +101,18 @@ class ImportedAlgorithm:
     def code_visible(self, value) -> None:
         raise AttributeError("code_visible is read-only: the gallery decides it (open code, or you publish it).")
 
+    def _checked_folder(self) -> Path:
+        """The unpacked code, checked file by file against the verified archive just now
+        (and unpacked again if anything changed it since), before it is imported or run."""
+        if self._digest is not None:
+            self._folder = self._gallery._artifact_folder(self._digest)
+        return self._folder
+
     @property
     def folder(self) -> Path:
-        """The unpacked code's folder (where the code is open to you)."""
+        """The unpacked code's folder (where the code is open to you), checked just now."""
         self._require_code_visible()
-        return self._folder
+        return self._checked_folder()
 
     def __repr__(self) -> str:
         return f"<algorithm {self.title!r} {self.version} ({self.content_id})>"
@@ -142,9 +151,10 @@ class ImportedAlgorithm:
     def files(self) -> tuple[str, ...]:
         """The files of the algorithm (where its code is open to you)."""
         self._require_code_visible()
+        folder = self._checked_folder()
         return tuple(
-            p.relative_to(self._folder).as_posix()
-            for p in sorted(self._folder.rglob("*"))
+            p.relative_to(folder).as_posix()
+            for p in sorted(folder.rglob("*"))
             if p.is_file() and not p.name.startswith(".gallery") and MANIFEST_ENTRY not in p.as_posix()
         )
 
@@ -165,28 +175,51 @@ class ImportedAlgorithm:
         if self._module is None:
             module_name = self.entrypoint.split(":")[0]
             unique = f"gallery_{self.content_id}_{self.version.replace('.', '_')}_{module_name.replace('.', '_')}"
-            with importing_from(self._folder):  # so the module's own sibling imports resolve
-                self._module = load_module(self._folder, module_name, unique)
+            folder = self._checked_folder()
+            with importing_from(folder):  # so the module's own sibling imports resolve
+                self._module = load_module(folder, module_name, unique)
         return self._module
 
-    def train(self, params=None, inputs=None, output_dir=None, *, memory_limit_mb=None, timeout_s=None):
+    def train(self, params=None, inputs=None, output_dir=None, *, memory_limit_mb=None, timeout_s=None,
+              cluster=None):
         """Start a training job in its own process; returns the ``Job`` (SPEC U2, U4).
+
+        ``cluster`` runs it on a Dask cluster instead: a ``distributed.Client``, a cluster
+        object or a scheduler address (default: ``GALLERY_DASK_SCHEDULER`` when set, else
+        this machine; ``"local"`` forces this machine). Inputs and ``output_dir`` must then
+        be paths every worker can reach.
 
         Raises:
             SubscriptionRequired: your subscription was cancelled or expired since the import.
             NotFound: the algorithm (or, for a workflow's step, the step) is no longer available to you.
             InvalidInput: a hyperparameter or input that does not fit the manifest.
+            GalleryError: the Dask scheduler cannot be reached.
         """
+        from .extract import checked_files
         from .training import start_training
 
+        self._check_access()
+        folder = self._checked_folder()
+        # The job runs a checked copy in its own folder, never the shared cache (see extract.py).
+        return start_training(code_dir=folder, manifest=self.manifest, params=params, inputs=inputs,
+                              output_dir=output_dir, jobs_root=self.jobs_root, memory_limit_mb=memory_limit_mb,
+                              timeout_s=timeout_s, code_files=checked_files(folder) if self._digest else None,
+                              cluster=cluster, code_ref=self._code_ref)
+
+    def _check_access(self) -> None:
+        """U4 now: this algorithm's own subscription, or for a workflow's step the workflow's
+        subscription and the step's audience."""
         if self._via_workflow is not None:
             workflow_id, workflow_version, step = self._via_workflow
             self._gallery.check_step_usable(workflow_id, workflow_version, f"{self.content_id}@{self.version}", step)
         else:
             self._gallery.check_usable(self.content_id)
-        return start_training(code_dir=self._folder, manifest=self.manifest, params=params, inputs=inputs,
-                              output_dir=output_dir, jobs_root=self.jobs_root, memory_limit_mb=memory_limit_mb,
-                              timeout_s=timeout_s)
+
+    def _code_ref(self) -> tuple[str, object]:
+        """(digest, fetcher) with which a Dask worker gets this algorithm's archive."""
+        if self._digest is None:
+            raise InvalidInput(f"{self.title!r} cannot run on a cluster: it was not imported from a gallery.")
+        return self._digest, self._gallery._worker_fetcher(self._digest)
 
     def jobs(self):
         """Training jobs of this algorithm on this machine, newest first."""
@@ -206,10 +239,13 @@ class StepRun:
 class WorkflowRun:
     """One run of an imported workflow: steps start in dependency order, each a job (SPEC U3)."""
 
-    def __init__(self, workflow: "ImportedWorkflow", inputs: dict, run_dir: Path):
+    def __init__(self, workflow: "ImportedWorkflow", inputs: dict, run_dir: Path, client=None,
+                 params: dict | None = None):
+        self._client = client  # a distributed.Client: the run is one Dask graph (cluster_run.py)
         self.workflow = workflow
         self.run_dir = run_dir
         self.inputs = inputs
+        self.params = params or {}  # step name -> hyperparameters set for this run over the step's own
         self.steps = {s["name"]: StepRun(s["name"]) for s in workflow.steps}
         self._cancelled = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"workflow-{workflow.name}", daemon=True)
@@ -250,6 +286,10 @@ class WorkflowRun:
                 step.job.cancel()
         return self
 
+    def step_params(self, step: dict) -> dict:
+        """The step's hyperparameters for this run: the workflow's, overridden by ``run(params=…)``."""
+        return {**step["params"], **self.params.get(step["name"], {})}
+
     def _resolve_inputs(self, step: dict) -> dict:
         resolved = {}
         for key, source in step["inputs"].items():
@@ -262,6 +302,11 @@ class WorkflowRun:
         return resolved
 
     def _run(self) -> None:
+        if self._client is not None:
+            from .cluster_run import run_graph
+
+            run_graph(self, self._client)
+            return
         for step in self.workflow.steps:
             state = self.steps[step["name"]]
             blocked = [d for d in _dependencies(step) if self.steps[d].status != "succeeded"]
@@ -274,7 +319,7 @@ class WorkflowRun:
                 continue
             try:
                 algorithm = self.workflow._algorithm(step["algorithm"], step["name"])
-                state.job = algorithm.train(step["params"], self._resolve_inputs(step),
+                state.job = algorithm.train(self.step_params(step), self._resolve_inputs(step),
                                             output_dir=self.run_dir / step["name"])
                 state.status = "running"
                 state.job.wait()
@@ -325,21 +370,47 @@ class ImportedWorkflow:
             self._algorithms[(reference, step)] = self._load_step(reference, step)
         return self._algorithms[(reference, step)]
 
-    def run(self, inputs: dict | None = None) -> WorkflowRun:
-        """Start a run; ``inputs`` maps step name -> {input name: path} to override its wired inputs.
+    def step_algorithm(self, step: str) -> ImportedAlgorithm:
+        """The algorithm a step runs (its manifest says which hyperparameters and inputs it takes).
+
+        Raises:
+            InvalidInput: no such step.
+            NotFound: the step's algorithm is not available to you.
+        """
+        found = next((s for s in self.steps if s["name"] == step), None)
+        if found is None:
+            raise InvalidInput(f"{self.name!r} has no step {step!r}; steps: {', '.join(s['name'] for s in self.steps)}.")
+        return self._algorithm(found["algorithm"], step)
+
+    def run(self, inputs: dict | None = None, *, params: dict | None = None, cluster=None) -> WorkflowRun:
+        """Start a run; ``inputs`` maps step name -> {input name: path} to override its wired inputs,
+        ``params`` maps step name -> {hyperparameter: value} to override the step's (each is checked
+        against the step's manifest when the step starts).
+
+        ``cluster`` runs it on a Dask cluster as one graph (independent steps in parallel):
+        a ``distributed.Client``, a cluster object or a scheduler address; default
+        ``GALLERY_DASK_SCHEDULER`` when set, else this machine (``"local"`` forces it).
+        The run's folder (under ``runs_root``) must then be reachable by every worker.
 
         Raises:
             SubscriptionRequired: your subscription was cancelled or expired.
-            InvalidInput: ``inputs`` names a step that does not exist.
+            InvalidInput: ``inputs`` or ``params`` names a step that does not exist.
+            GalleryError: the Dask scheduler cannot be reached.
         """
+        from .cluster import resolve
+
         inputs = inputs or {}
-        unknown = sorted(set(inputs) - {s["name"] for s in self.steps})
+        params = params or {}
+        if not isinstance(inputs, dict) or not isinstance(params, dict):
+            raise InvalidInput("inputs and params map step names to dicts: {step: {name: value}}.")
+        unknown = sorted((set(inputs) | set(params)) - {s["name"] for s in self.steps})
         if unknown:
-            raise InvalidInput(f"inputs names unknown step(s) {', '.join(unknown)}; steps: "
+            raise InvalidInput(f"inputs/params name unknown step(s) {', '.join(unknown)}; steps: "
                                f"{', '.join(s['name'] for s in self.steps)}.")
         self._gallery.check_usable(self.content_id)
+        client = resolve(cluster)
         parent = self.runs_root / self.workspace / self.name
         parent.mkdir(parents=True, exist_ok=True)
         # A folder of its own for every run: runs started together must not share outputs.
         run_dir = Path(tempfile.mkdtemp(dir=parent, prefix=time.strftime("%Y%m%d-%H%M%S-")))
-        return WorkflowRun(self, inputs, run_dir)
+        return WorkflowRun(self, inputs, run_dir, client, params)

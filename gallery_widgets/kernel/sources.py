@@ -105,8 +105,11 @@ class Algorithm(LocalSource):
         return self._materialized
 
     def train(self, params=None, inputs=None, output_dir=None, *, jobs_root=None, memory_limit_mb=None,
-              timeout_s=None):
+              timeout_s=None, cluster=None):
         """Run this algorithm as a training job in its own process; returns the ``Job`` (SPEC U2).
+
+        ``cluster``: run it on a Dask cluster (a ``distributed.Client``, a cluster object or a
+        scheduler address; default ``GALLERY_DASK_SCHEDULER`` when set, else this machine).
 
         Raises:
             InvalidInput: a hyperparameter or input that does not fit the manifest (the field is named).
@@ -117,8 +120,17 @@ class Algorithm(LocalSource):
         return start_training(
             code_dir=self.code_dir(), manifest=self.manifest, params=params, inputs=inputs, output_dir=output_dir,
             jobs_root=Path(jobs_root) if jobs_root else default_home() / "jobs",
-            memory_limit_mb=memory_limit_mb, timeout_s=timeout_s,
+            memory_limit_mb=memory_limit_mb, timeout_s=timeout_s, cluster=cluster, code_ref=self._code_ref,
         )
+
+    def _code_ref(self):
+        """(digest, fetcher): the packed archive travels with the task to the worker."""
+        import hashlib
+
+        from .cluster import InlineFetcher
+
+        data = self.pack()
+        return hashlib.sha256(data).hexdigest(), InlineFetcher(data)
 
     @classmethod
     def from_dir(cls, path) -> "Algorithm":

@@ -35,21 +35,32 @@ def cmd_serve(args) -> int:
     state = sql_state(_url(args), args.artifacts, max_body=args.max_body, max_upload=args.max_upload,
                       threads=args.threads)
     state.context  # noqa: B018  (open the database now: a bad URL or an old schema stops here, clearly)
-    app = make_app(state)
+    from .operations import configure_logging, drain
+
+    configure_logging()
+    hub_auth, base_url = None, args.base_url
+    if args.jupyterhub:  # a JupyterHub managed service (SPEC T7): see server/hub.py
+        from .hub import hub_auth as make_hub_auth
+
+        hub_auth = make_hub_auth()
+        base_url = base_url or hub_auth.base_url
+    app = make_app(state, base_url=base_url or "/", hub_auth=hub_auth)
 
     async def run() -> None:
         sockets = bind_sockets(args.port, args.host)
         server = HTTPServer(app, max_body_size=args.max_upload + 1024 * 1024, xheaders=args.xheaders)
         server.add_sockets(sockets)
         port = sockets[0].getsockname()[1]
-        print(f"gallery-widgets serve: listening on http://{args.host}:{port}/gallery/api/v1 "
+        prefix = "/" + (base_url or "").strip("/") if (base_url or "").strip("/") else ""
+        print(f"gallery-widgets serve: listening on http://{args.host}:{port}{prefix}/gallery/api/v1 "
               f"(gallery {state.context.db.url_for_humans})", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
         await stop.wait()
-        server.stop()
+        server.stop()  # no new connections; the requests in flight finish (up to --drain seconds)
+        await drain(app, args.drain)
         await server.close_all_connections()
 
     try:
@@ -125,7 +136,8 @@ def add_commands(sub) -> None:
         parser.add_argument("--url", help="SQLAlchemy URL (postgresql://… for a team); default: the embedded "
                                           "gallery under GALLERY_HOME")
         if artifacts:
-            parser.add_argument("--artifacts", help="the artifact folder; default: as gw.open() finds it")
+            parser.add_argument("--artifacts", help="the artifact folder or fsspec URL (s3://bucket/prefix); "
+                                                    "default: as gw.open() finds it")
 
     serve = sub.add_parser("serve", help="serve the gallery's REST API to a team (tokens required)")
     database_options(serve)
@@ -137,6 +149,12 @@ def add_commands(sub) -> None:
     serve.add_argument("--max-upload", type=_megabytes, default=1024 * 1024 * 1024, metavar="MIB",
                        help="largest archive upload in MiB (default 1024)")
     serve.add_argument("--xheaders", action="store_true", help="trust X-Forwarded-For/-Proto (behind a proxy)")
+    serve.add_argument("--base-url", help="serve under this path prefix (default /; under JupyterHub: the "
+                                          "service's prefix)")
+    serve.add_argument("--jupyterhub", action="store_true",
+                       help="run as a JupyterHub managed service: accept Hub tokens and Hub OAuth sessions too")
+    serve.add_argument("--drain", type=float, default=30.0, metavar="SECONDS",
+                       help="on SIGTERM, wait this long for requests in flight to finish (default 30)")
     serve.set_defaults(func=cmd_serve)
 
     token = sub.add_parser("token", help="personal access tokens: create, list, revoke")

@@ -399,25 +399,20 @@ class UploadHandlerMixin(GalleryHandlerMixin):
 
 
 class HealthHandlerMixin(GalleryHandlerMixin):
-    """``GET /health``: no credential needed (T3); says whether the database answers."""
+    """``GET /health``: no credential needed (T3); says whether the database and the artifact
+    store answer (503 naming the one that does not)."""
 
     requires_identity = False
 
     async def get(self):
-        try:
-            await self.run(_ping, self.state)
-        except Exception as exc:  # noqa: BLE001
-            return self.send_gallery_error(exc)
         from .. import __version__
+        from .operations import health
 
-        self.send_json({"status": "ok", "version": __version__})
-
-
-def _ping(state) -> None:
-    from sqlalchemy import text
-
-    with state.context.db.read() as session:
-        session.execute(text("SELECT 1"))
+        try:
+            status, report = await self.run(health, self.state)
+        except Exception as exc:  # noqa: BLE001  (the gallery could not even be opened)
+            return self.send_gallery_error(exc)
+        self.send_json({**report, "version": __version__}, status)
 
 
 class OpenAPIHandlerMixin(GalleryHandlerMixin):

@@ -15,6 +15,7 @@ SCHEMAS = {
     "int?": {"anyOf": [{"type": "integer"}, {"type": "null"}]},
     "bool": {"type": "boolean"},
     "strs": {"type": "array", "items": {"type": "string"}},
+    "ints?": {"anyOf": [{"type": "array", "items": {"type": "integer"}}, {"type": "null"}]},
     "duration": {"anyOf": [{"type": "null"}, {"type": "integer"},
                            {"type": "object", "properties": {"days": {"type": "integer"},
                                                              "auto_renew": {"type": "boolean"}},

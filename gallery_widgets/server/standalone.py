@@ -34,12 +34,27 @@ class OpenAPIHandler(OpenAPIHandlerMixin, web.RequestHandler):
     pass
 
 
-def make_app(state: ServerState, *, extra_resolvers=()) -> web.Application:
-    """The tornado application of the API over ``state`` (tokens first, then ``extra_resolvers``)."""
+def make_app(state: ServerState, *, extra_resolvers=(), base_url: str = "/", hub_auth=None) -> web.Application:
+    """The tornado application of the API over ``state`` (tokens first, then ``extra_resolvers``),
+    under ``base_url``. With ``hub_auth`` (a ``HubOAuth``) it is a JupyterHub service: Hub tokens
+    and Hub OAuth sessions are accepted too, and the OAuth login routes are added (``hub.py``).
+    Every request is logged and counted while in flight (``operations.py``)."""
+    from .operations import InFlight, TrackedApplication, access_log
+
+    settings = {}
+    specs = handler_specs(RouteHandler, UploadHandler, HealthHandler, OpenAPIHandler)
+    if hub_auth is not None:
+        from .hub import HubResolver, hub_handlers, hub_settings
+
+        extra_resolvers = (*extra_resolvers, HubResolver(state, hub_auth))
+        specs += hub_handlers(hub_auth)
+        settings.update(hub_settings())
     if not state.resolvers:
         state.resolvers = [TokenResolver(state), *extra_resolvers]
-    return web.Application(handler_specs(RouteHandler, UploadHandler, HealthHandler, OpenAPIHandler),
-                           gallery=state, default_handler_class=NotFoundHandler)
+    base = "/" + base_url.strip("/") if base_url.strip("/") else ""
+    specs = [(base + pattern, *rest) for pattern, *rest in specs]
+    return TrackedApplication(specs, gallery=state, default_handler_class=NotFoundHandler, log_function=access_log,
+                              gallery_in_flight=InFlight(), **settings)
 
 
 class NotFoundHandler(RouteHandlerMixin, web.RequestHandler):

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select, union
 
-from ..artifacts import STALE_AFTER_S, LocalArtifactStore, StoredFile
+from ..artifacts import STALE_AFTER_S, ArtifactStore, StoredFile
 from ..errors import StorageError
 from .engine import Database
 from .schema import DIGEST_COLUMNS
@@ -44,7 +44,7 @@ def referenced_digests(database: Database) -> set[str]:
         return set(s.scalars(query))
 
 
-def collect_garbage(database: Database, store: LocalArtifactStore, *, apply: bool = False,
+def collect_garbage(database: Database, store: ArtifactStore, *, apply: bool = False,
                     older_than_s: float = STALE_AFTER_S) -> Collection:
     """List (``apply=False``) or delete the store's unreferenced blobs and stale temp files
     older than ``older_than_s`` seconds.
@@ -67,17 +67,10 @@ def collect_garbage(database: Database, store: LocalArtifactStore, *, apply: boo
     if apply:
         try:
             result.blobs = [blob for blob in result.blobs if store.collect(blob, older_than_s)]
-            removed = []
-            for temp in result.temp_files:
-                try:
-                    temp.path.unlink()
-                    removed.append(temp)
-                except FileNotFoundError:
-                    pass
-            result.temp_files = removed
+            result.temp_files = [temp for temp in result.temp_files if store.remove_temp(temp)]
         except OSError as exc:
             raise StorageError(
-                f"Cannot delete from the artifact folder {store.root} ({exc.strerror or exc}); run gc as a user who "
-                "may write it."
+                f"Cannot delete from the artifact store {store.location} ({exc.strerror or exc}); run gc as a user "
+                "who may write it."
             ) from None
     return result

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
+import unicodedata
 from dataclasses import dataclass, field
 
 from sqlalchemy import column, desc, exists, func, literal_column, select, table, text
@@ -80,11 +81,23 @@ def ddl(dialect_name: str, *, drop: bool = False) -> tuple[str, ...]:
     raise NotImplementedError(f"gallery_widgets supports SQLite and PostgreSQL, not {dialect_name}")
 
 
+def without_accents(value: str) -> str:
+    """``value`` with its accents and compatibility forms folded away ("Café" -> "Cafe").
+
+    What both indexes read (``asset_texts.search_doc``) and every query word go through this,
+    so ``cafe`` finds "Café" on PostgreSQL as FTS5's ``remove_diacritics`` does on SQLite,
+    with no database extension (``unaccent`` needs rights a team's database user may lack).
+    """
+    if value.isascii():
+        return value
+    return "".join(c for c in unicodedata.normalize("NFKD", value) if not unicodedata.combining(c))
+
+
 def terms(query: str) -> list[str]:
-    """The words of a user's query, lower-cased; every one must match."""
+    """The words of a user's query, lower-cased and without accents; every one must match."""
     from ..errors import InvalidInput
 
-    words = [w.lower() for w in _WORD.findall(query or "")]
+    words = [w.lower() for w in _WORD.findall(without_accents(query or ""))]
     if len(words) > MAX_TERMS:
         raise InvalidInput(f"A search takes at most {MAX_TERMS} words; this one has {len(words)}. Drop the least specific.")
     return words
@@ -143,16 +156,53 @@ class MarketQuery:
     filters: list = field(default_factory=list)  # SQL conditions: kind, status, visibility, tab, categories
 
 
-def run_market_query(session, q: MarketQuery, assets) -> tuple[int, list[int]]:
-    """(total, ids of the page in order) for ``q``; ``assets`` is the AssetRow class.
+# Market totals are exact up to this many matches; past it a search reports "at least
+# TOTAL_CAP" (``Page.total_is_exact`` False, shown as "1,000+"), so a word that matches most
+# of the catalogue is never counted in full (docs/benchmarks.md says why). A page past the cap
+# (asked for by number) counts up to its own end, so every page a pager offers is full.
+TOTAL_CAP = 200
+# A PostgreSQL word query matching at most this many assets is read from the GIN index as a
+# set (sorted afterwards); a more common one is checked row by row while walking a sort index.
+RARE_WORDS = 1000
+_WORDS_TTL_S = 60.0
+_word_sizes: dict[tuple[str, tuple[str, ...]], tuple[float, int]] = {}
 
-    The index holds the visibility, kind, flags and categories of every asset as facet
-    tokens, so the total is one index count. The page is then sorted from the matching
-    set, or read by walking the sort index, whichever reads fewer rows. The SQL filters
-    of the core are applied to the page too, so the index can never widen what a user sees.
+
+@dataclass(frozen=True)
+class MarketResult:
+    total: int
+    exact: bool
+    ids: list[int]
+
+
+def count_limit(q: MarketQuery) -> int:
+    """How far a capped total counts for ``q``: the cap, or the end of the asked page."""
+    return max(TOTAL_CAP, q.offset + q.limit)
+
+
+def run_market_query(session, q: MarketQuery, assets) -> MarketResult:
+    """The page of ids for ``q`` in order, and its total; ``assets`` is the AssetRow class.
+
+    Both databases answer alike: the same ids in the same order, and the same total, exact
+    up to ``count_limit(q)`` (the favorites tab, a user's own few rows, is always exact).
+    The SQL filters of the core (visibility, kind, tab, categories) are applied to every
+    page, so an index can never widen what a user sees.
     """
-    index = _SqliteIndex() if session.get_bind().dialect.name == "sqlite" else _PostgresIndex()
     order = [desc(q.sort_column), desc(assets.id)] if q.sort_column is not None else None
+    if session.get_bind().dialect.name == "postgresql":
+        return _run_postgres(session, q, assets, order)
+    return _run_sqlite(session, q, assets, order)
+
+
+def _capped(total: int, q: MarketQuery, ids: list[int]) -> MarketResult:
+    limit = count_limit(q)
+    return MarketResult(min(total, limit), total <= limit, ids)
+
+
+def _run_sqlite(session, q: MarketQuery, assets, order) -> MarketResult:
+    """FTS5 counts every match in C (facet tokens carry visibility, kind, flags and
+    categories), then the page is read from the matching set or by walking the sort index."""
+    index = _SqliteIndex()
 
     def words_match():
         return exists(index.ids(index.words(q.words)).where(index.id_column() == assets.id))
@@ -161,22 +211,95 @@ def run_market_query(session, q: MarketQuery, assets) -> tuple[int, list[int]]:
         # A user's favorites are few: filter them in SQL, checking the words row by row.
         conditions = q.filters + ([words_match()] if q.words else [])
         total = session.scalar(select(func.count()).select_from(assets).where(*conditions))
-        statement = select(assets.id).where(*conditions).order_by(*(order or [desc(assets.subscriptions)]))
-        return total, list(session.scalars(statement.offset(q.offset).limit(q.limit)))
+        statement = select(assets.id).where(*conditions).order_by(*(order or [desc(assets.subscriptions), desc(assets.id)]))
+        return MarketResult(total, True, list(session.scalars(statement.offset(q.offset).limit(q.limit))))
 
     expression = index.expression(q)
     total = session.scalar(select(func.count()).select_from(index.ids(expression).subquery()))
     if total == 0 or q.offset >= total:
-        return total, []
+        return _capped(total, q, [])
     if order is None:  # relevance, ranked inside the index; the SQL filters re-check the page
         ranked = list(session.scalars(index.ranked(expression).offset(q.offset).limit(q.limit)))
         allowed = set(session.scalars(select(assets.id).where(assets.id.in_(ranked), *q.filters))) if ranked else set()
-        return total, [i for i in ranked if i in allowed]
+        return _capped(total, q, [i for i in ranked if i in allowed])
     if _set_first_is_cheaper(session, q, total, index):
         statement = select(assets.id).where(assets.id.in_(index.ids(expression)), *q.filters)
     else:
         statement = select(assets.id).where(*q.filters, *([words_match()] if q.words else []))
-    return total, list(session.scalars(statement.order_by(*order).offset(q.offset).limit(q.limit)))
+    return _capped(total, q, list(session.scalars(statement.order_by(*order).offset(q.offset).limit(q.limit))))
+
+
+def _run_postgres(session, q: MarketQuery, assets, order) -> MarketResult:
+    """PostgreSQL: the core's SQL filters plus one of two word checks, chosen here so the
+    planner never has to guess how common a word is (a wrong guess walks 88,000 postings):
+
+    - a rare word (at most ``RARE_WORDS`` assets say it): ``id IN (GIN set)``; the set is
+      small, so one statement returns the page and the exact total (a window count);
+    - a common word, or none: the word is checked row by row (EXISTS on ``asset_search``'s
+      primary key) while a sort index is walked until the page is full; the total stops
+      counting after ``count_limit(q) + 1`` rows.
+
+    Every statement is planned with its real values (the engine never prepares
+    server-side; see ``engine.make_engine``), so the word, category and user are known, and
+    joins are nested loops, so no plan reads a whole posting list to hash or merge it.
+    """
+    index = _PostgresIndex()
+    conditions = list(q.filters)
+    rare = False
+    if q.words:
+        query = func.to_tsquery("simple", index.words(q.words))
+        rare = _word_matches(session, index, q.words) <= RARE_WORDS
+        if rare:
+            conditions.append(assets.id.in_(select(index.search.c.asset_id).where(index.search.c.vector.op("@@")(query))))
+        else:
+            conditions.append(exists(index.ids(index.words(q.words)).where(index.search.c.asset_id == assets.id)))
+    # Joins are nested loops over indexes: a market page or capped count reads a few hundred
+    # rows, and a hash or merge join would read the word's or category's whole posting list.
+    session.execute(_NESTED_LOOPS_ONLY)
+    if order is None and q.words and q.tab != "favorites":  # relevance: rank the matches inside PostgreSQL
+        vector = select(index.search.c.vector).where(index.search.c.asset_id == assets.id).scalar_subquery()
+        order = [desc(func.ts_rank(vector, func.to_tsquery("simple", index.words(q.words)))), desc(assets.id)]
+    order = order or [desc(assets.subscriptions), desc(assets.id)]
+    if q.tab == "favorites" or rare:
+        # A small set: its exact total and the page in one statement.
+        statement = select(assets.id, func.count().over()).where(*conditions).order_by(*order)
+        rows = session.execute(statement.offset(q.offset).limit(q.limit)).all()
+        ids = [row[0] for row in rows]
+        total = rows[0][1] if rows else 0
+        if not rows and q.offset:
+            total = session.scalar(select(func.count()).select_from(assets).where(*conditions))
+        # The favorites tab is always exact; a market total past the cap reads as on SQLite.
+        return MarketResult(total, True, ids) if q.tab == "favorites" else _capped(total, q, ids)
+    limit = count_limit(q)
+    found = session.scalar(select(func.count()).select_from(
+        select(literal_column("1")).select_from(assets).where(*conditions).limit(limit + 1).subquery()))
+    total, exact = min(found, limit), found <= limit
+    if total == 0 or (exact and q.offset >= total):
+        return MarketResult(total, exact, [])
+    statement = select(assets.id).where(*conditions).order_by(*order)
+    return MarketResult(total, exact, list(session.scalars(statement.offset(q.offset).limit(q.limit))))
+
+
+_NESTED_LOOPS_ONLY = text(
+    "SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)"
+)
+
+
+def _word_matches(session, index, words) -> int:
+    """How many assets say every word, counted up to ``RARE_WORDS + 1`` and kept a minute
+    (it only chooses a plan; no user sees it). Rare words are counted from the GIN index;
+    for common ones PostgreSQL stops a scan after ``RARE_WORDS + 1`` rows."""
+    key = (str(session.get_bind().url), tuple(words))
+    now = time.monotonic()
+    cached = _word_sizes.get(key)
+    if cached is not None and now - cached[0] < _WORDS_TTL_S:
+        return cached[1]
+    found = session.scalar(select(func.count()).select_from(
+        index.ids(index.words(words)).limit(RARE_WORDS + 1).subquery()))
+    if len(_word_sizes) > 4096:
+        _word_sizes.clear()
+    _word_sizes[key] = (now, found)
+    return found
 
 
 class _SqliteIndex:

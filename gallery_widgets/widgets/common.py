@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import functools
 import html
 import logging
-import threading
 from datetime import datetime, timezone
 
 import ipywidgets as w
@@ -37,6 +37,8 @@ STYLE = """
             color: #fff; font-size: 26px; font-weight: 700; letter-spacing: 1px; }
 .gw-empty { padding: 28px; text-align: center; color: var(--jp-ui-font-color2, #656d76); border: 1px dashed #d0d7de; border-radius: 10px; }
 .gw-description h1, .gw-description h2, .gw-description h3 { margin: 8px 0 4px 0; }
+.gw-gap-4 { gap: 4px; } .gw-gap-6 { gap: 6px; } .gw-gap-8 { gap: 8px; } .gw-gap-10 { gap: 10px; } .gw-gap-12 { gap: 12px; }
+.gw-confirm { border: 1px solid #f5c2c0; background: #fff8f7; border-radius: 8px; padding: 8px 12px; margin: 6px 0; }
 .gw-table { border-collapse: collapse; width: 100%; font-size: 13px; }
 .gw-table th, .gw-table td { text-align: left; padding: 4px 8px; border-bottom: 1px solid #eaeef2; }
 </style>
@@ -93,6 +95,24 @@ def quota(subscription) -> str:
     return f"{subscription.remaining_days} day{'s' if subscription.remaining_days != 1 else ''}"
 
 
+def image_data_uri(data: bytes) -> str:
+    """A ``data:`` URI for PNG or JPEG bytes (shared by the market and the detail page)."""
+    mime = "image/png" if data.startswith(b"\x89PNG") else "image/jpeg"
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def cover_image_html(data: bytes, height: int = 72) -> str:
+    return (f'<img class="gw-cover-img" style="height:{height}px;width:100%;object-fit:cover;border-radius:6px" '
+            f'src="{image_data_uri(data)}" alt="cover">')
+
+
+def row(children, gap: int = 8, **layout) -> w.HBox:
+    """An HBox whose children are ``gap`` px apart (ipywidgets' Layout has no ``gap``)."""
+    box = w.HBox(list(children), layout=w.Layout(**layout))
+    box.add_class(f"gw-gap-{gap}")
+    return box
+
+
 class Messages(w.HTML):
     """Where a widget tells the user what went wrong (or right), inline, never as a traceback."""
 
@@ -132,20 +152,56 @@ def shows_errors(method):
     return wrapper
 
 
-def in_background(work, on_done, on_error) -> threading.Thread:
-    """Run ``work()`` off the kernel's main thread; then ``on_done(result)`` or ``on_error(exc)``."""
+def in_background(work, on_done, on_error, kernel=None):
+    """Run ``work()`` off the kernel thread; then ``on_done(result)`` or ``on_error(exc)`` ON the
+    kernel thread (handed back through its event loop; see kernel_loop.py). Returns the
+    ``Background`` (``join()`` waits for it)."""
+    from .kernel_loop import Background, KernelLoop
 
-    def target():
-        try:
-            result = work()
-        except Exception as exc:  # reported to the widget, never raised into the kernel
-            on_error(exc)
-        else:
-            on_done(result)
+    return Background(kernel or KernelLoop.here(), work, on_done, on_error)
 
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    return thread
+
+class Confirm(w.VBox):
+    """The seed's OK dialog, inline: says what will happen; OK runs ``action``, Cancel closes.
+
+    ``ask(text, action, ok_label)`` shows it; ``ok_button`` / ``cancel_button`` answer it.
+    """
+
+    def __init__(self, messages):
+        super().__init__()
+        self.messages = messages
+        self.text = w.HTML()
+        self.ok_button = w.Button(description="OK", button_style="danger")
+        self.ok_button.add_class("gw-confirm-ok")
+        self.cancel_button = w.Button(description="Cancel")
+        self.cancel_button.add_class("gw-confirm-cancel")
+        self.ok_button.on_click(self._on_ok)
+        self.cancel_button.on_click(lambda _b: self.close_dialog())
+        self._action = None
+        self.children = (self.text, row([self.ok_button, self.cancel_button]))
+        self.add_class("gw-confirm")
+        self.layout.display = "none"
+
+    def ask(self, text: str, action, ok_label: str = "OK") -> None:
+        self.text.value = f"<div>{text}</div>"
+        self.ok_button.description = ok_label
+        self._action = action
+        self.layout.display = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.layout.display != "none"
+
+    def close_dialog(self) -> None:
+        self._action = None
+        self.layout.display = "none"
+
+    @shows_errors
+    def _on_ok(self, _button=None) -> None:
+        action, self._action = self._action, None
+        self.layout.display = "none"
+        if action is not None:
+            action()
 
 
 def default_gallery(g):

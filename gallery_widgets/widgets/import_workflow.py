@@ -2,7 +2,8 @@
 
 Asset / Asset Version / Workflow Name (``workflow_`` + 4 hex) / Region / Workspace, plus
 the name of the kernel variable that receives the imported workflow. Import calls
-``g.import_workflow(...)``; Run starts ``imported.run()`` and follows it in a RunView.
+``g.import_workflow(...)``; Configure shows each step's parameters and inputs (the Train form's
+controls); Run starts ``imported.run(...)`` with them and follows it in a RunView.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ import secrets
 
 import ipywidgets as w
 
-from .common import Messages, default_gallery, shows_errors, style
+from ..errors import GalleryError
+from .common import Messages, default_gallery, in_background, shows_errors, style
 from .jobs import GAP_STYLE, RunView, hbox
+from .kernel_loop import KernelLoop
 
 _REGION_LABELS = {"local": "Local — this machine"}
 
@@ -36,13 +39,6 @@ def kernel_namespace(namespace: dict | None = None) -> dict | None:
         return None
     shell = get_ipython()
     return getattr(shell, "user_ns", None) if shell is not None else None
-
-
-def regions() -> tuple[str, ...]:
-    """Where an imported workflow may run, as the service defines it."""
-    from ..core.using import REGIONS
-
-    return tuple(REGIONS)
 
 
 def default_workflow_name() -> str:
@@ -71,6 +67,9 @@ class ImportWorkflowDialog(w.VBox):
         self.imported = None
         self.last_run = None
         self.run_view: RunView | None = None
+        self.config = None  # the WorkflowConfig once Configure loaded the steps
+        self.config_task = None
+        self.kernel = KernelLoop.here()
         self.messages = Messages()
 
         self.asset = w.Dropdown(description="Asset Name", style={"description_width": "130px"},
@@ -82,7 +81,7 @@ class ImportWorkflowDialog(w.VBox):
         self.name = w.Text(value=default_workflow_name(), description="Workflow Name",
                            style={"description_width": "130px"}, layout=w.Layout(width="420px"))
         self.name.add_class("gw-import-name")
-        self.region = w.Dropdown(options=[(_REGION_LABELS.get(r, r), r) for r in regions()], value="local",
+        self.region = w.Dropdown(options=[(_REGION_LABELS.get(r, r), r) for r in self.g.regions()], value="local",
                                  description="Region", style={"description_width": "130px"},
                                  layout=w.Layout(width="420px"))
         self.region.add_class("gw-import-region")
@@ -101,6 +100,11 @@ class ImportWorkflowDialog(w.VBox):
         self.run_button = w.Button(description="Run", icon="play", button_style="success",
                                    layout=w.Layout(display="none"))
         self.run_button.add_class("gw-import-run")
+        self.configure_button = w.Button(description="Configure", icon="sliders", layout=w.Layout(display="none"),
+                                         tooltip="Set each step's parameters and inputs before Run")
+        self.configure_button.add_class("gw-import-configure")
+        self.configure_area = w.VBox()
+        self.configure_area.add_class("gw-import-configure-area")
         self.empty = w.HTML()
         self.run_area = w.VBox()
         self.run_area.add_class("gw-import-run-area")
@@ -109,6 +113,7 @@ class ImportWorkflowDialog(w.VBox):
         self.name.observe(self._on_name, names="value")
         self.import_button.on_click(self._on_import)
         self.run_button.on_click(self._on_run)
+        self.configure_button.on_click(self._on_configure)
         self.close_button.on_click(self._on_close)
 
         self.children = [
@@ -124,8 +129,10 @@ class ImportWorkflowDialog(w.VBox):
             self.region,
             self.workspace,
             self.variable,
-            hbox([self.import_button, self.close_button, self.run_button], gap=8, margin="8px 0 0 0"),
+            hbox([self.import_button, self.close_button, self.configure_button, self.run_button], gap=8,
+                 margin="8px 0 0 0"),
             self.messages,
+            self.configure_area,
             self.run_area,
         ]
         self.add_class("gw-root")
@@ -212,8 +219,11 @@ class ImportWorkflowDialog(w.VBox):
             workspace=self.workspace.value.strip() or "default",
         )
         self.imported = imported
+        self.config = None
+        self.configure_area.children = ()
         namespace = kernel_namespace(self.namespace)
         self.run_button.layout.display = ""
+        self.configure_button.layout.display = ""
         if namespace is None:
             self.messages.ok(
                 f"Imported {imported.name!r} into workspace {imported.workspace!r}; no kernel is attached here — get "
@@ -229,11 +239,47 @@ class ImportWorkflowDialog(w.VBox):
             self.messages.error("Import the workflow first.")
             return
         self.messages.clear()
+        options = {}
+        if self.config is not None:
+            if not self.config.check_all():
+                self.messages.error("Fix the step fields marked in red first.")
+                return
+            options = {"inputs": self.config.inputs(), "params": self.config.params()}
         if self.run_view is not None:
             self.run_view.close()
-        self.last_run = self.imported.run()
+        self.last_run = self.imported.run(**options)
         self.run_view = RunView(self.last_run)
         self.run_area.children = [self.run_view]
+
+    @shows_errors
+    def _on_configure(self, _=None):
+        """Load the steps' algorithms on a worker, then show one form per step (the Train form's controls)."""
+        if self.imported is None:
+            self.messages.error("Import the workflow first.")
+            return None
+        from .train import WorkflowConfig
+
+        self.messages.clear()
+        workflow = self.imported
+        self.configure_button.disabled = True
+        self.configure_area.children = (w.HTML('<div class="gw-muted">⏳ Loading the steps…</div>'),)
+
+        def work():
+            return {s["name"]: workflow.step_algorithm(s["name"]) for s in workflow.steps}
+
+        def done(algorithms):
+            self.configure_button.disabled = False
+            self.config = WorkflowConfig(workflow, algorithms)
+            self.configure_area.children = (self.config,)
+
+        def failed(exc):
+            self.configure_button.disabled = False
+            self.configure_area.children = ()
+            self.messages.error(str(exc) if isinstance(exc, GalleryError)
+                                else f"The steps could not be loaded ({type(exc).__name__}: {exc}).")
+
+        self.config_task = in_background(work, done, failed, self.kernel)
+        return self.config_task
 
     def _on_close(self, _=None):
         self.layout.display = "none"

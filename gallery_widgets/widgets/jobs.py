@@ -2,9 +2,10 @@
 shows a progress bar and live logs").
 
 ``JobView(job)`` shows one job: status badge, progress bar, metrics table, the tail of its
-logs and a Cancel button. It follows the job through ``job.on_update`` (the job runtime's
-watcher thread) or, for job objects without it, a polling thread of its own; either stops
-once the job has finished.
+logs and a Cancel button. Views follow their job from the kernel's event loop: one periodic
+callback shared by every open JobView and RunView reads the jobs and redraws them on the
+kernel thread (widgets are never touched from a worker thread; see kernel_loop.py). Without a
+kernel loop (a plain script) ``update()`` and ``wait()`` redraw.
 
 ``RunView(run)`` shows a workflow run: one row per step with its status, and the step's
 ``JobView`` as soon as the step has started; the failed step is highlighted.
@@ -14,11 +15,11 @@ Neither view holds business rules: they read the job / run and render it.
 
 from __future__ import annotations
 
-import threading
-
 import ipywidgets as w
+from traitlets import Bool, Int, Unicode
 
 from .common import Messages, esc, in_background, log, shows_errors, style
+from .kernel_loop import FOLLOW_INTERVAL, KernelLoop, follow
 
 JOB_FINAL = frozenset({"succeeded", "failed", "cancelled"})
 STEP_FINAL = frozenset({"succeeded", "failed", "cancelled", "skipped"})
@@ -96,8 +97,14 @@ def _number(value) -> str:
 class JobView(w.VBox):
     """A training job, live: status, progress, metrics, logs tail and Cancel (SPEC U2)."""
 
-    def __init__(self, job, *, tail_lines: int = 200, poll_interval: float = 0.5, title: str | None = None):
+    job_status = Unicode(None, allow_none=True,
+                         help="The job's status as last read (queued, running, succeeded, failed, cancelled)")
+    closed = Bool(False, help="True once close() was called: the shared follower drops the view")
+
+    def __init__(self, job, *, tail_lines: int = 200, poll_interval: float = FOLLOW_INTERVAL,
+                 title: str | None = None):
         super().__init__()
+        self.kernel = KernelLoop.here()
         self.job = job
         self.tail_lines = tail_lines
         self.poll_interval = poll_interval
@@ -120,10 +127,7 @@ class JobView(w.VBox):
         self.cancel_button.add_class("gw-job-cancel")
         self.cancel_button.on_click(self._on_cancel)
         self._title = title
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._unsubscribe = None
-        self._poller: threading.Thread | None = None
+        self._cancel_thread = None
 
         self.children = [
             style(),
@@ -138,71 +142,56 @@ class JobView(w.VBox):
         self.add_class("gw-root")
         self.add_class("gw-job")
         self.update()
-        if not self.finished:
-            self._follow()
+        self.follower = None if self.finished else follow(self, self.kernel)
 
     # -- state ---------------------------------------------------------------------
     @property
     def finished(self) -> bool:
-        return self._last_status in JOB_FINAL
-
-    _last_status: str | None = None
+        return self.job_status in JOB_FINAL
 
     def update(self, *_):
-        """Read the job once and render it (called by the watcher; safe from any thread)."""
-        with self._lock:
-            try:
-                status = self.job.status
-                progress = self.job.progress
-                metrics = dict(self.job.metrics or {})
-                logs = self.job.tail(self.tail_lines) if hasattr(self.job, "tail") else (self.job.logs or "")
-                error = self.job.error
-            except Exception as exc:  # noqa: BLE001 - a job folder read mid-write must not break the view
-                log.debug("could not read job %r: %s", getattr(self.job, "id", "?"), exc)
-                return
-            self._last_status = status
-            name = self._title or getattr(self.job, "name", "job")
-            self.header.value = (
-                f'<span class="gw-title">{esc(name)}</span> '
-                f'<span class="gw-muted">job {esc(getattr(self.job, "id", ""))}</span>'
-            )
-            self.status.value = status_badge(status)
-            if status == "succeeded":
-                value = 1.0
-            else:
-                value = min(max(float(progress), 0.0), 1.0) if progress is not None else 0.0
-            self.progress.value = value
-            self.progress.bar_style = _BAR_STYLES.get(status, "")
-            if progress is not None or status == "succeeded":
-                self.progress_label.value = f'<span class="gw-muted">{value:.0%}</span>'
-            elif status in ("queued", "running"):
-                self.progress_label.value = f'<span class="gw-muted">{esc(status)}…</span>'
-            else:
-                self.progress_label.value = ""
-            self.metrics.value = metrics_table(metrics)
-            if logs != self.logs.value:
-                self.logs.value = logs
-                lines = min(12, max(3, logs.count("\n") + 1))
-                self.logs.layout.height = f"{lines * 18 + 14}px"  # as tall as the output, up to 12 lines
-            self.error.value = (
-                f'<div class="gw-error">{esc(error)}</div>' if error and status in ("failed", "cancelled") else ""
-            )
-            self.cancel_button.disabled = status in JOB_FINAL
-            self.cancel_button.layout.display = "none" if status in JOB_FINAL else ""
-
-    def _follow(self) -> None:
-        if callable(getattr(self.job, "on_update", None)):
-            self._unsubscribe = self.job.on_update(self.update)
+        """Read the job once and render it (on the kernel thread: the shared follower calls it)."""
+        if not self.kernel.on_kernel_thread:  # never touch a widget from another thread
+            self.kernel.call(self.update)
             return
-        self._poller = threading.Thread(target=self._poll, name="gw-jobview-poll", daemon=True)
-        self._poller.start()
-
-    def _poll(self) -> None:
-        while not self._stop.is_set():
-            self.update()
-            if self.finished:
-                return
-            self._stop.wait(self.poll_interval)
+        try:
+            status = self.job.status
+            progress = self.job.progress
+            metrics = dict(self.job.metrics or {})
+            logs = self.job.tail(self.tail_lines) if hasattr(self.job, "tail") else (self.job.logs or "")
+            error = self.job.error
+        except Exception as exc:  # noqa: BLE001 - a job folder read mid-write must not break the view
+            log.debug("could not read job %r: %s", getattr(self.job, "id", "?"), exc)
+            return
+        self.job_status = status
+        name = self._title or getattr(self.job, "name", "job")
+        self.header.value = (
+            f'<span class="gw-title">{esc(name)}</span> '
+            f'<span class="gw-muted">job {esc(getattr(self.job, "id", ""))}</span>'
+        )
+        self.status.value = status_badge(status)
+        if status == "succeeded":
+            value = 1.0
+        else:
+            value = min(max(float(progress), 0.0), 1.0) if progress is not None else 0.0
+        self.progress.value = value
+        self.progress.bar_style = _BAR_STYLES.get(status, "")
+        if progress is not None or status == "succeeded":
+            self.progress_label.value = f'<span class="gw-muted">{value:.0%}</span>'
+        elif status in ("queued", "running"):
+            self.progress_label.value = f'<span class="gw-muted">{esc(status)}…</span>'
+        else:
+            self.progress_label.value = ""
+        self.metrics.value = metrics_table(metrics)
+        if logs != self.logs.value:
+            self.logs.value = logs
+            lines = min(12, max(3, logs.count("\n") + 1))
+            self.logs.layout.height = f"{lines * 18 + 14}px"  # as tall as the output, up to 12 lines
+        self.error.value = (
+            f'<div class="gw-error">{esc(error)}</div>' if error and status in ("failed", "cancelled") else ""
+        )
+        self.cancel_button.disabled = status in JOB_FINAL
+        self.cancel_button.layout.display = "none" if status in JOB_FINAL else ""
 
     def wait(self, timeout: float | None = None) -> JobView:
         """Block until the job has finished and the view shows it (for tests and scripts)."""
@@ -226,15 +215,10 @@ class JobView(w.VBox):
             self.cancel_button.disabled = False
             self.messages.error(str(exc))
 
-        self._cancel_thread = in_background(self.job.cancel, done, failed)
+        self._cancel_thread = in_background(self.job.cancel, done, failed, self.kernel)
 
     def close(self):
-        self._stop.set()
-        if self._unsubscribe is not None:
-            try:
-                self._unsubscribe()
-            except Exception:  # noqa: BLE001 - closing must not fail
-                log.debug("could not unregister from job %r", getattr(self.job, "id", "?"), exc_info=True)
+        self.closed = True
         super().close()
 
 
@@ -276,8 +260,13 @@ class StepRow(w.VBox):
 class RunView(w.VBox):
     """A workflow run, live: overall status and progress, one row per step (SPEC U3)."""
 
-    def __init__(self, run, *, poll_interval: float = 0.5):
+    run_status = Unicode(None, allow_none=True, help="The run's status as last read")
+    steps_done = Int(0, help="How many steps have finished (succeeded, failed, cancelled or skipped)")
+    closed = Bool(False, help="True once close() was called: the shared follower drops the view")
+
+    def __init__(self, run, *, poll_interval: float = FOLLOW_INTERVAL):
         super().__init__()
+        self.kernel = KernelLoop.here()
         self.run = run
         self.poll_interval = poll_interval
         self.messages = Messages()
@@ -290,8 +279,7 @@ class RunView(w.VBox):
         self.cancel_button.add_class("gw-run-cancel")
         self.cancel_button.on_click(self._on_cancel)
         self.rows: dict[str, StepRow] = {name: StepRow(name) for name in run.steps}
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
+        self._cancel_thread = None
         self.children = [
             style(),
             w.HTML(JOB_STYLE),
@@ -303,8 +291,7 @@ class RunView(w.VBox):
         self.add_class("gw-root")
         self.add_class("gw-run")
         self.update()
-        self._poller = threading.Thread(target=self._poll, name="gw-runview-poll", daemon=True)
-        self._poller.start()
+        self.follower = follow(self, self.kernel)
 
     @property
     def finished(self) -> bool:
@@ -315,47 +302,43 @@ class RunView(w.VBox):
         return bool(thread is not None and thread.is_alive())
 
     def update(self, *_):
-        with self._lock:
-            try:
-                steps = dict(self.run.steps)
-                status = self.run.status
-                failed = self.run.failed_step
-            except Exception as exc:  # noqa: BLE001 - keep the view alive
-                log.debug("could not read run: %s", exc)
-                return
-            workflow = getattr(self.run, "workflow", None)
-            name = getattr(workflow, "name", "workflow")
-            title = getattr(workflow, "title", "")
-            self.header.value = (
-                f'<span class="gw-title">Run of {esc(name)}</span> '
-                + (f'<span class="gw-muted">{esc(title)} {esc(getattr(workflow, "version", ""))}</span>' if title else "")
-            )
-            self.status.value = status_badge(status)
-            done = sum(1 for step in steps.values() if step.status in STEP_FINAL)
-            self.progress.max = max(1, len(steps))
-            self.progress.value = done
-            self.progress.bar_style = _BAR_STYLES.get(status, "")
-            self.progress_label.value = f'<span class="gw-muted">{done} of {len(steps)} steps done</span>'
-            for step_name, step in steps.items():
-                row = self.rows.get(step_name)
-                if row is not None:
-                    row.render(step)
-            if failed:
-                self.messages.error(f"Step {failed!r} failed: {steps[failed].error or 'see its logs below'}.")
-            self.cancel_button.layout.display = "none" if status != "running" else ""
-
-    def _poll(self) -> None:
-        while not self._stop.is_set():
-            self.update()
-            if self.finished:
-                self.update()
-                return
-            self._stop.wait(self.poll_interval)
+        """Read the run once and render it (on the kernel thread: the shared follower calls it)."""
+        if not self.kernel.on_kernel_thread:  # never touch a widget from another thread
+            self.kernel.call(self.update)
+            return
+        try:
+            steps = dict(self.run.steps)
+            status = self.run.status
+            failed = self.run.failed_step
+        except Exception as exc:  # noqa: BLE001 - keep the view alive
+            log.debug("could not read run: %s", exc)
+            return
+        workflow = getattr(self.run, "workflow", None)
+        name = getattr(workflow, "name", "workflow")
+        title = getattr(workflow, "title", "")
+        self.header.value = (
+            f'<span class="gw-title">Run of {esc(name)}</span> '
+            + (f'<span class="gw-muted">{esc(title)} {esc(getattr(workflow, "version", ""))}</span>' if title else "")
+        )
+        self.status.value = status_badge(status)
+        self.run_status = status
+        done = sum(1 for step in steps.values() if step.status in STEP_FINAL)
+        self.progress.max = max(1, len(steps))
+        self.progress.value = done
+        self.steps_done = done
+        self.progress.bar_style = _BAR_STYLES.get(status, "")
+        self.progress_label.value = f'<span class="gw-muted">{done} of {len(steps)} steps done</span>'
+        for step_name, step in steps.items():
+            row = self.rows.get(step_name)
+            if row is not None:
+                row.render(step)
+        if failed:
+            self.messages.error(f"Step {failed!r} failed: {steps[failed].error or 'see its logs below'}.")
+        self.cancel_button.layout.display = "none" if status != "running" else ""
 
     def wait(self, timeout: float | None = None) -> RunView:
         """Block until the run has finished and the view shows it (for tests and scripts)."""
         self.run.wait(timeout)
-        self._poller.join(timeout if timeout is not None else None)
         self.update()
         for row in self.rows.values():
             if row.job_view is not None:
@@ -376,10 +359,10 @@ class RunView(w.VBox):
             self.cancel_button.description = "Cancel run"
             self.messages.error(str(exc))
 
-        self._cancel_thread = in_background(self.run.cancel, done, failed)
+        self._cancel_thread = in_background(self.run.cancel, done, failed, self.kernel)
 
     def close(self):
-        self._stop.set()
+        self.closed = True
         for row in self.rows.values():
             if row.job_view is not None:
                 row.job_view.close()

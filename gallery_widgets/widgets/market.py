@@ -8,22 +8,23 @@ are created once and reused for every later page, filter or sort.
 
 from __future__ import annotations
 
-import base64
 from collections import OrderedDict
 
 import ipywidgets as w
 from ipywidgets.widgets.widget_string import HTMLStyle
 
-from ..core.taxonomy import all_categories, taxonomy
-from .common import (
+from .common import (  # image_data_uri, cover_image_html and row live in common (shared with detail/)
     Messages,
     badges,
     counters,
     cover_html,
     default_gallery,
+    cover_image_html,
     esc,
+    image_data_uri,
     in_background,
     log,
+    row,
     shows_errors,
     style,
     when,
@@ -63,24 +64,6 @@ MARKET_STYLE = """
 """
 
 _COVER_CACHE_SIZE = 64
-
-
-def image_data_uri(data: bytes) -> str:
-    """A ``data:`` URI for PNG or JPEG bytes (shared by the market and the detail page)."""
-    mime = "image/png" if data.startswith(b"\x89PNG") else "image/jpeg"
-    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
-
-
-def cover_image_html(data: bytes, height: int = 72) -> str:
-    return (f'<img class="gw-cover-img" style="height:{height}px;width:100%;object-fit:cover;border-radius:6px" '
-            f'src="{image_data_uri(data)}" alt="cover">')
-
-
-def row(children, gap: int = 8, **layout) -> w.HBox:
-    """An HBox whose children are ``gap`` px apart (ipywidgets' Layout has no ``gap``)."""
-    box = w.HBox(list(children), layout=w.Layout(**layout))
-    box.add_class(f"gw-gap-{gap}")
-    return box
 
 
 def card_parts() -> dict:
@@ -180,8 +163,8 @@ class MarketBrowser(w.VBox):
         self.sort.add_class("gw-sort")
 
         # Category picker: dimension → leaves, synced with the chosen tags.
-        self._taxonomy = taxonomy()
-        self.categories = w.TagsInput(allowed_tags=list(all_categories()), allow_duplicates=False, value=[],
+        self._taxonomy = self.g.taxonomy()  # the service's (over REST: the server's)
+        self.categories = w.TagsInput(allowed_tags=list(self.g.categories()), allow_duplicates=False, value=[],
                                       placeholder="type to add a category",
                                       layout=w.Layout(flex="1 1 auto", width="auto"))
         self.categories.add_class("gw-categories")
@@ -219,8 +202,12 @@ class MarketBrowser(w.VBox):
         self.back_button = w.Button(description="← Back to market", layout=w.Layout(width="auto", align_self="flex-start"))
         self.back_button.add_class("gw-back")
 
-        header = w.HTML('<div class="gw-h1">Asset market</div>'
-                        '<div class="gw-muted">Find, favorite and subscribe to shared assets.</div>')
+        from .notifications import NotificationBell
+
+        self.bell = NotificationBell(self.g)  # W5: the unread count, the list, mark read
+        header = w.HBox([w.HTML('<div class="gw-h1">Asset market</div>'
+                                '<div class="gw-muted">Find, favorite and subscribe to shared assets.</div>'),
+                         self.bell], layout=w.Layout(justify_content="space-between", align_items="flex-start"))
         filters = row([self.quick_tabs, self.category_toggle, self.sort], align_items="center",
                       flex_flow="row wrap")
         filters.add_class("gw-filters")

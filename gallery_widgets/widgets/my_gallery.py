@@ -7,6 +7,7 @@ from types import SimpleNamespace
 import ipywidgets as w
 
 from .common import (
+    Confirm,
     Messages,
     badges,
     cover_html,
@@ -75,8 +76,11 @@ class PublishRow(w.VBox):
         self.release_button.layout.display = "none" if released else ""
         self.discontinue_button.layout.display = "" if released else "none"
 
+        subscribers = getattr(asset, "subscriptions", 0) or 0
         self.confirm_text = w.HTML(
             f"Delete <b>{esc(asset.title)}</b> and all its versions for good? This cannot be undone."
+            + (f" It has {subscribers:,} active subscriber{'s' if subscribers != 1 else ''}: the gallery refuses "
+               "to delete an asset anyone subscribed to — discontinue it instead." if subscribers else "")
         )
         self.confirm_delete_button = w.Button(description="Yes, delete", button_style="danger", icon="check")
         self.confirm_delete_button.add_class("gw-pub-confirm-delete")
@@ -121,6 +125,7 @@ class MyGallery(w.VBox):
         self.g = default_gallery(g)
         self.namespace = namespace
         self.messages = Messages()
+        self.confirm = Confirm(self.messages)
         self.header = w.HTML()
 
         # -- My Publishes ------------------------------------------------------------------
@@ -135,6 +140,7 @@ class MyGallery(w.VBox):
         self.publishes_refresh.on_click(lambda _b: self.refresh_publishes())
         publishes_panel = w.VBox([
             hbox([self.publishes_kind, self.publishes_refresh], gap=8, align_items="center"),
+            self.confirm,
             self.publishes_list,
         ])
         publishes_panel.add_class("gw-my-publishes")
@@ -178,7 +184,12 @@ class MyGallery(w.VBox):
                           titles=("My Publishes", "My Subscriptions", "My Information"))
         self.tabs.add_class("gw-my-tabs")
 
-        self.children = [style(), w.HTML(MY_STYLE), self.header, self.messages, self.tabs]
+        from .notifications import NotificationBell
+
+        self.bell = NotificationBell(self.g)  # W5
+        top = w.HBox([self.header, self.bell], layout=w.Layout(justify_content="space-between",
+                                                               align_items="flex-start"))
+        self.children = [style(), w.HTML(MY_STYLE), top, self.messages, self.tabs]
         self.add_class("gw-root")
         self.add_class("gw-my-gallery")
         self.refresh_profile()
@@ -247,7 +258,7 @@ class MyGallery(w.VBox):
         row = PublishRow(asset)
         cid = asset.content_id
         row.release_button.on_click(lambda _b: self._release(cid))
-        row.discontinue_button.on_click(lambda _b: self._discontinue(cid))
+        row.discontinue_button.on_click(lambda _b: self.ask_discontinue(row))
         row.confirm_delete_button.on_click(lambda _b: self._delete(row))
         return row
 
@@ -258,6 +269,16 @@ class MyGallery(w.VBox):
         asset = self.g.release(content_id)
         self.refresh_publishes()
         self.messages.ok(f"{asset.title!r} is released: it is back on the market.")
+
+    def ask_discontinue(self, row: PublishRow) -> None:
+        """Say what discontinuing does (and to how many subscribers); discontinue on OK (W4)."""
+        subscribers = getattr(row.asset, "subscriptions", 0) or 0
+        self.confirm.ask(
+            f"Discontinue <b>{esc(row.asset.title)}</b>? It leaves the market and nobody new can subscribe; "
+            f"its {subscribers:,} subscriber{'s keep' if subscribers != 1 else ' keeps'} using it within "
+            f"{'their' if subscribers != 1 else 'the'} quota. "
+            "Release brings it back.",
+            lambda: self._discontinue(row.content_id), ok_label="Discontinue")
 
     @shows_errors
     def _discontinue(self, content_id: str) -> None:

@@ -10,12 +10,10 @@ security scan can take a while) and ends with the result or the scan findings.
 from __future__ import annotations
 
 import re
-import threading
 from pathlib import Path
 
 import ipywidgets as w
 
-from ..core.agreements import PUBLISHING_AGREEMENT
 from ..entities import Duration
 from ..errors import GalleryError, InvalidInput, ScanFailed
 from ..kernel.sources import Algorithm, LocalSource, Model
@@ -30,6 +28,7 @@ from .common import (
 )
 from .import_workflow import kernel_namespace
 from .jobs import GAP_STYLE, hbox
+from .kernel_loop import KernelLoop
 
 MODE_OPTIONS = [("Create asset", "create"), ("Add asset version", "add")]
 VISIBILITY_OPTIONS = [("Only me", "private"), ("Specific users", "group"), ("Public", "public")]
@@ -126,13 +125,16 @@ def findings_table(findings) -> str:
 class PublishForm(w.VBox):
     """Publish a local source as a new asset or as a new version of one of yours (SPEC P1, P2)."""
 
-    def __init__(self, g=None, source: LocalSource | None = None, *, namespace: dict | None = None):
+    def __init__(self, g=None, source: LocalSource | None = None, *, namespace: dict | None = None,
+                 mode: str = "create", content_id: str | None = None, on_published=None):
         super().__init__()
+        self.kernel = KernelLoop.here()
         self.g = default_gallery(g)
         self.namespace = namespace
         self.result = None
         self.messages = Messages()
-        self._thread: threading.Thread | None = None
+        self.on_published = on_published  # called with the new Asset (AssetDetail's Add Version redraws)
+        self._thread = None
         self._extra_sources: list[tuple[str, LocalSource]] = []
         self._auto_title = ""
         self._auto_version = "1.0.0"
@@ -167,6 +169,16 @@ class PublishForm(w.VBox):
         self.description = w.Textarea(description="Version notes", placeholder="what is new in this version (optional)",
                                       style=_DW, layout=w.Layout(width="560px", height="60px"))
         self.description.add_class("gw-publish-description")
+        # the asset's page at publish time (SPEC P7 fields, also editable later in AssetDetail)
+        self.categories = w.TagsInput(allowed_tags=list(self.g.categories()), allow_duplicates=False,
+                                      placeholder="add a category (Dimension/Leaf)")
+        self.categories.add_class("gw-publish-categories")
+        self.asset_description = w.Textarea(description="Description", style=_DW,
+                                            placeholder="Markdown: background, usage, constraints… (optional)",
+                                            layout=w.Layout(width="560px", height="90px"))
+        self.asset_description.add_class("gw-publish-asset-description")
+        self.cover = w.FileUpload(accept=".png,.jpg,.jpeg", multiple=False, description="Cover")
+        self.cover.add_class("gw-publish-cover")
 
         # -- restrictions -----------------------------------------------------------------------
         self.visibility = w.ToggleButtons(options=VISIBILITY_OPTIONS, value="private", description="Visible To",
@@ -185,13 +197,16 @@ class PublishForm(w.VBox):
                                  align_items="center")
 
         # -- agreement and action ------------------------------------------------------------------
-        agreement = PUBLISHING_AGREEMENT
-        self.agreement_text = w.HTML(
-            f'<div class="gw-agreement-text"><b>{esc(agreement.title)}</b> (version {esc(agreement.version)})<br>'
-            f"{esc(agreement.text)}</div>"
-        )
+        # Publishing asks for both agreements: the publishing agreement (the service records it)
+        # and the gallery's service agreement (the terms the asset is shared under).
+        wanted = ("publishing-agreement", "service-agreement")
+        texts = sorted((a for a in self.g.agreements() if a.id in wanted), key=lambda a: wanted.index(a.id))
+        self.agreement_text = w.HTML("".join(
+            f'<div class="gw-agreement-text"><b>{esc(a.title)}</b> (version {esc(a.version)})<br>{esc(a.text)}</div>'
+            for a in texts
+        ))
         self.agree = w.Checkbox(value=False, indent=False,
-                                description=f"I have read and agree to the {agreement.title}",
+                                description="I have read and agree to the " + " and the ".join(a.title for a in texts),
                                 layout=w.Layout(width="auto"))
         self.agree.add_class("gw-publish-agree")
         self.publish_button = w.Button(description="Publish", button_style="primary", icon="upload")
@@ -215,7 +230,14 @@ class PublishForm(w.VBox):
         self.load_button.on_click(self._on_load)
         self.publish_button.on_click(self._on_publish)
 
-        self.create_only = w.VBox([self.title, self.summary])
+        self.create_only = w.VBox([
+            self.title, self.summary,
+            hbox([w.Label("Categories", layout=w.Layout(width="130px")), self.categories], gap=4),
+            hbox([w.Label("", layout=w.Layout(width="126px")), self.cover,
+                  w.HTML('<span class="gw-muted">PNG or JPEG ≤ 1 MiB, 360×200 recommended</span>')],
+                 gap=6, align_items="center"),
+            self.asset_description,
+        ])
         self.restrictions = w.VBox([
             w.HTML('<div class="gw-section">Restrictions</div>'),
             self.visibility,
@@ -256,7 +278,11 @@ class PublishForm(w.VBox):
         self.rescan()
         if source is not None:
             self.source_picker.value = source
+        if mode == "add":
+            self.mode.value = "add"
         self._apply_mode()
+        if content_id is not None and content_id in [cid for _, cid in self.asset.options]:
+            self.asset.value = content_id
 
     # -- sources ------------------------------------------------------------------------------
     def rescan(self) -> None:
@@ -407,14 +433,22 @@ class PublishForm(w.VBox):
                 "visibility": self.visibility.value,
                 "group_users": split_users(self.whitelist.value) if self.visibility.value == "group" else (),
                 "duration": duration,
+                "categories": list(self.categories.value),
                 "agree": agree,
             }
+            page = {}
+            if self.asset_description.value.strip():
+                page["description"] = self.asset_description.value
+            if self.cover.value:
+                page["cover"] = bytes(self.cover.value[0]["content"])
 
             def work():
-                return self.g.publish(source, **options)
+                asset = self.g.publish(source, **options)
+                # the description and cover are edits of the new asset (publish takes neither)
+                return self.g.edit_asset(asset.content_id, **page) if page else asset
 
         self._set_busy(True)
-        self._thread = in_background(work, self._published, self._failed)
+        self._thread = in_background(work, self._published, self._failed, self.kernel)
 
     def _set_busy(self, busy: bool) -> None:
         self.publish_button.disabled = busy
@@ -434,6 +468,8 @@ class PublishForm(w.VBox):
             )
             if self.mode.value == "add":
                 self._on_asset({"new": self.asset.value})
+            if self.on_published is not None:
+                self.on_published(asset)
         except Exception:  # noqa: BLE001 - never raise into the worker thread
             log.exception("could not show the publish result")
         finally:

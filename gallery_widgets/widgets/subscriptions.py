@@ -2,15 +2,16 @@
 
 Per kind, with a keyword and a status filter; each row shows title, publisher, subscribed
 at, status ("Subscribed" / "Subscription canceled" / "Expired") and remaining quota, with
-Cancel / Retrieve / Import. Import shows the one line of Python that imports the asset
-(and, for a workflow, opens the ImportWorkflowDialog).
+Cancel (after a confirmation) / Retrieve / Import. Import opens the ImportPanel for an
+algorithm or a model (version, kernel variable, Import; the line of Python under "Show code")
+and, for a workflow, the line of Python and the ImportWorkflowDialog.
 """
 
 from __future__ import annotations
 
 import ipywidgets as w
 
-from .common import Messages, default_gallery, esc, quota, shows_errors, style, when
+from .common import Confirm, Messages, default_gallery, esc, quota, shows_errors, style, when
 from .import_workflow import ImportWorkflowDialog, as_identifier, kernel_namespace
 from .jobs import GAP_STYLE, hbox
 
@@ -113,6 +114,8 @@ class SubscriptionsTable(w.VBox):
         self.messages = Messages()
         self.rows: list[SubscriptionRow] = []
         self.import_dialog: ImportWorkflowDialog | None = None
+        self.import_panel = None  # the ImportPanel of the algorithm or model being imported
+        self.confirm = Confirm(self.messages)
 
         self.kind = w.ToggleButtons(options=KIND_OPTIONS, value=kind or "all", style={"button_width": "96px"})
         self.kind.add_class("gw-subs-kind")
@@ -143,6 +146,7 @@ class SubscriptionsTable(w.VBox):
             hbox([self.status, self.query, self.refresh_button, self.count], gap=8, align_items="center",
                  margin="6px 0"),
             self.messages,
+            self.confirm,
             self.list,
             self.import_hint,
             self.import_code,
@@ -185,12 +189,21 @@ class SubscriptionsTable(w.VBox):
 
     def _row(self, sub) -> SubscriptionRow:
         row = SubscriptionRow(sub)
-        row.cancel_button.on_click(lambda _b, cid=sub.content_id: self._cancel(cid))
+        row.cancel_button.on_click(lambda _b, s=sub: self.ask_cancel(s))
         row.retrieve_button.on_click(lambda _b, cid=sub.content_id: self._retrieve(cid))
         row.import_button.on_click(lambda _b, s=sub: self._import(s))
         return row
 
     # -- actions -----------------------------------------------------------------------
+    def ask_cancel(self, sub) -> None:
+        """Say what cancelling does; cancel on OK (W4)."""
+        until = f" (it runs until {when(sub.expires_at)})" if sub.expires_at else ""
+        self.confirm.ask(
+            f"Cancel your subscription to <b>{esc(sub.title)}</b>? You can no longer import or run it, and "
+            "workflows you imported that use it stop at that step. You can retrieve it later under its "
+            f"original quota{esc(until)}; cancelling does not extend it.",
+            lambda: self._cancel(sub.content_id), ok_label="Cancel subscription")
+
     @shows_errors
     def _cancel(self, content_id: str) -> None:
         self.messages.clear()
@@ -211,19 +224,26 @@ class SubscriptionsTable(w.VBox):
     @shows_errors
     def _import(self, sub) -> None:
         self.messages.clear()
+        if self.import_dialog is not None:
+            self.import_dialog.close()
+            self.import_dialog = None
+        if sub.kind != "workflow":  # straight into the kernel (W2); the line of code is an extra
+            from .import_asset import ImportPanel
+
+            self.import_code.layout.display = "none"
+            self.import_hint.value = ""
+            self.import_panel = ImportPanel(self.g, sub.content_id, sub.kind, sub.title, namespace=self.namespace,
+                                            gallery_name=self._gallery_name())
+            self.dialog_area.children = [self.import_panel]
+            return
         self.import_code.value = import_line(sub, self._gallery_name())
         self.import_code.layout.display = ""
         self.import_hint.value = (
             f'<div class="gw-muted">Run this line in a cell to import <b>{esc(sub.title)}</b> '
-            "(copy it from the box below):</div>"
+            "(copy it from the box below), or use the dialog:</div>"
         )
-        if sub.kind == "workflow":
-            if self.import_dialog is not None:
-                self.import_dialog.close()
-            self.import_dialog = ImportWorkflowDialog(self.g, content_id=sub.content_id, namespace=self.namespace)
-            self.dialog_area.children = [self.import_dialog]
-        else:
-            self.dialog_area.children = []
+        self.import_dialog = ImportWorkflowDialog(self.g, content_id=sub.content_id, namespace=self.namespace)
+        self.dialog_area.children = [self.import_dialog]
 
     def _gallery_name(self) -> str:
         """The kernel variable that holds this table's gallery, for the import line."""

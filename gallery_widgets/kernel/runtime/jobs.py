@@ -10,6 +10,13 @@ right after the kernel that started the job is gone.
 The kernel that started a job also keeps its ``Popen`` and a reaper thread: it knows
 how the process ended (a signal, an exit code) when the runner could not write a
 result itself, and no finished job is left as a zombie.
+
+Containment (docs/rules.md, "Training jobs"): a job runs in its own working folder
+(``work/`` in the job folder), from its own checked copy of an imported algorithm's code
+(``code/``, read-only), with an allow-listed environment (``ENV_ALLOWED``; never the
+kernel's secrets such as ``GALLERY_SMTP_*``); every process it starts ends with it
+(``runner.py``); its stored and shown output is capped (``LOG_PART_BYTES``,
+``SHOW_LOG_BYTES``, ``SHOW_LINE_CHARS``).
 """
 
 from __future__ import annotations
@@ -39,6 +46,8 @@ from .runner import (
     EVENTS_FILE,
     KILL_AFTER_S,
     LOG_FILE,
+    LOG_PART_BYTES,
+    OLD_LOG_FILE,
     RESULT_FILE,
     SPEC_FILE,
     STARTED_FILE,
@@ -52,6 +61,25 @@ from .runner import (
 
 JOB_STATES = ("queued", "running", "succeeded", "failed", "cancelled")
 FINAL_STATES = frozenset({"succeeded", "failed", "cancelled"})
+
+SHOW_LOG_BYTES = 256 * 1024  # Job.logs and Job.tail() show at most the last 256 KiB of output
+SHOW_LINE_CHARS = 4000  # and cut each line they show to 4,000 characters
+
+# The only variables of the kernel's environment a job sees (plus LC_*, and what
+# start_job(env=...) passes on purpose): what programs need to run, find files and
+# choose threads; never credentials (GALLERY_SMTP_*, database URLs, cloud keys, tokens).
+ENV_ALLOWED = frozenset({
+    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TERM",
+    "TMPDIR", "TEMP", "TMP", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_RUNTIME_DIR",
+    "VIRTUAL_ENV", "CONDA_PREFIX", "CONDA_DEFAULT_ENV", "PYTHONPATH", "PYTHONHASHSEED", "PYTHONIOENCODING",
+    "PYTHONUTF8", "PYTHONDONTWRITEBYTECODE", "PYTHONWARNINGS", "LD_LIBRARY_PATH",
+    "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS", "CUDA_VISIBLE_DEVICES",
+    "SSL_CERT_FILE", "SSL_CERT_DIR", "MPLBACKEND", "MPLCONFIGDIR",
+})
+ENV_ALLOWED_PREFIXES = ("LC_",)
+
+EVENTS_CHUNK = 1024 * 1024  # events.jsonl is read at most this much at a time
+EVENT_LINE_LIMIT = 64 * 1024  # longer lines are not gw.report's (its strings are cut): skipped
 
 WATCH_INTERVAL_S = 0.25  # how often on_update's watcher looks at the job folder
 ENTRYPOINT = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
@@ -84,6 +112,7 @@ class Job:
         self.name: str = spec["name"]
         self._lock = threading.RLock()
         self._events_read = 0  # bytes of events.jsonl already folded into the two below
+        self._skipping_line = False  # in the middle of an over-long line of events.jsonl
         self._progress: float | None = None
         self._reported: dict = {}
         self._result: dict | None = None  # result.json, once there (it never changes)
@@ -111,11 +140,16 @@ class Job:
 
     @property
     def logs(self) -> str:
-        """Everything the job printed (stdout and stderr), up to now."""
-        try:
-            return (self.job_dir / LOG_FILE).read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
+        """What the job printed (stdout and stderr) up to now: the last 256 KiB
+        (``SHOW_LOG_BYTES``), each line cut to 4,000 characters (``SHOW_LINE_CHARS``). The
+        stored log keeps the last 4-8 MiB (``log.1.txt`` and ``log.txt`` in ``job_dir``)."""
+        data, total = _log_end(self.job_dir, SHOW_LOG_BYTES)
+        text = data.decode(errors="replace")
+        if total > len(data):
+            text = text.partition("\n")[2]  # the first line is only the end of one
+            text = (f"[gallery_widgets: earlier output not shown; these are the last {SHOW_LOG_BYTES // 1024} KiB "
+                    f"of {total:,} bytes]\n") + text
+        return _cut_lines(text)
 
     @property
     def exit_code(self) -> int | None:
@@ -160,8 +194,8 @@ class Job:
         return self._spec.get("pid") or (read_json(self.job_dir / STARTED_FILE) or {}).get("pid")
 
     def tail(self, n: int = 20) -> str:
-        """The last ``n`` lines of the logs."""
-        return _tail(self.job_dir / LOG_FILE, n)
+        """The last ``n`` lines of the logs (from their last 256 KiB, each line cut to 4,000 characters)."""
+        return _tail(self.job_dir, n)
 
     # --- acting on it -----------------------------------------------------------------------
 
@@ -263,37 +297,71 @@ class Job:
         return _pid_alive(pid, started.get("start_ticks") or self._spec.get("start_ticks")), None
 
     def _read_events(self) -> None:
+        """Fold new lines of events.jsonl into progress and metrics, a bounded chunk at a
+        time; a line longer than EVENT_LINE_LIMIT (not written by gw.report) is skipped."""
         with self._lock:
-            try:
-                with open(self.job_dir / EVENTS_FILE, "rb") as events:
-                    events.seek(self._events_read)
-                    chunk = events.read()
-            except FileNotFoundError:
-                return
-            end = chunk.rfind(b"\n") + 1  # a line still being written is read next time
-            for line in chunk[:end].splitlines():
+            while True:
                 try:
-                    event = json.loads(line)
-                except ValueError:
-                    continue  # not ours; never let one bad line hide the others
-                if event.get("progress") is not None:
-                    self._progress = event["progress"]
-                self._reported.update(event.get("metrics") or {})
-            self._events_read += end
+                    with open(self.job_dir / EVENTS_FILE, "rb") as events:
+                        events.seek(self._events_read)
+                        chunk = events.read(EVENTS_CHUNK)
+                except FileNotFoundError:
+                    return
+                if self._skipping_line:
+                    newline = chunk.find(b"\n")
+                    if newline < 0:
+                        self._events_read += len(chunk)
+                        if len(chunk) < EVENTS_CHUNK:
+                            return
+                        continue
+                    self._events_read += newline + 1
+                    self._skipping_line = False
+                    continue
+                end = chunk.rfind(b"\n") + 1  # a line still being written is read next time
+                if end == 0:
+                    if len(chunk) >= EVENTS_CHUNK:  # one line longer than a whole chunk
+                        self._events_read += len(chunk)
+                        self._skipping_line = True
+                        continue
+                    return
+                for line in chunk[:end].splitlines():
+                    if len(line) > EVENT_LINE_LIMIT:
+                        continue
+                    try:
+                        event = json.loads(line)
+                    except ValueError:
+                        continue  # not ours; never let one bad line hide the others
+                    if not isinstance(event, dict):
+                        continue
+                    if event.get("progress") is not None:
+                        self._progress = event["progress"]
+                    if isinstance(event.get("metrics"), dict):
+                        self._reported.update(event["metrics"])
+                self._events_read += end
+                if len(chunk) < EVENTS_CHUNK:
+                    return
 
     def _stop(self, reason: str) -> "Job":
         if self.status in FINAL_STATES:
             return self
         write_json_once(self.job_dir / CANCEL_FILE, {"time": now_iso(), "reason": reason, "by_pid": os.getpid()})
+        if self._spec.get("cluster"):  # a mirror of a job on a Dask worker: the worker stops it
+            from ..cluster import cancel_mirror
+
+            cancel_mirror(self, reason, KILL_AFTER_S + 10)
+            return self
         pid = self.pid
         if pid is not None and self._process()[0]:
+            # The runner (the group's leader) passes SIGTERM on and kills whatever the job
+            # started after KILL_AFTER_S; it never runs the algorithm's code, so it answers.
             _signal_group(pid, signal.SIGTERM, self)
-            if not self._wait_gone(KILL_AFTER_S):
-                _signal_group(pid, signal.SIGKILL, self)
+            if not self._wait_gone(KILL_AFTER_S + 3):
+                # Backstop for a runner that does not answer: freeze and kill it with all
+                # its descendants (detached ones too), not only its process group.
+                from .contain import kill_tree
+
+                kill_tree(pid, include_root=True)
                 self._wait_gone(5.0)
-            # The algorithm's own child processes may outlive the runner; the group
-            # outlives its leader, so this reaches them.
-            _signal_group(pid, signal.SIGKILL, self)
         write_json_once(self.job_dir / RESULT_FILE, {
             "status": "cancelled", "exit_code": self._process()[1], "metrics": {},
             "error": (read_json(self.job_dir / CANCEL_FILE) or {}).get("reason", reason), "finished_at": now_iso()})
@@ -334,16 +402,24 @@ class Job:
 
 def start_job(*, code_dir: Path, entrypoint: str, params: dict, inputs: dict[str, Path], outputs: dict[str, Path],
               jobs_root: Path, name: str, memory_limit_mb: int | None = None, timeout_s: float | None = None,
-              env: dict | None = None) -> Job:
+              env: dict | None = None, code_files: dict[str, str] | None = None, job_id: str | None = None,
+              die_with_parent: bool = False) -> Job:
     """Run ``entrypoint`` (``module:function`` in ``code_dir``) as
     ``function(params, inputs, outputs)`` in a new process, and return its ``Job`` at once.
 
     ``inputs`` and ``outputs`` map names to paths (output folders are created);
     ``memory_limit_mb`` caps the process's address space; after ``timeout_s`` seconds
-    the job is cancelled; ``env`` adds environment variables.
+    the job is cancelled; ``env`` adds environment variables to the allow-listed ones
+    (``ENV_ALLOWED``). With ``code_files`` (relative path -> sha256, an imported
+    artifact's checked file list) exactly those files are copied into the job's own
+    ``code/`` folder, each checked on the copied bytes, and the job runs that copy; it
+    works in its own ``work/`` folder either way. ``job_id`` names the job folder (a
+    cluster job keeps the id its kernel gave it); with ``die_with_parent`` the job ends
+    when the process that started it ends (a Dask worker), instead of outliving it.
 
     Raises:
         InvalidInput: an argument is malformed (the message names it), or an input is missing.
+        TamperedArtifact: a file of ``code_files`` changed after it was checked.
         GalleryError: the job process could not be started.
     """
     code_dir = Path(code_dir).expanduser().resolve()
@@ -366,22 +442,35 @@ def start_job(*, code_dir: Path, entrypoint: str, params: dict, inputs: dict[str
         "host": socket.gethostname(),
         "pid": None,
         "start_ticks": None,
+        "die_with_parent": bool(die_with_parent),
     }
     child_env = _child_env(env)
 
     jobs_root = Path(jobs_root).expanduser().resolve()
     jobs_root.mkdir(parents=True, exist_ok=True)
-    job_dir = _new_job_dir(jobs_root)
+    job_dir = _new_job_dir(jobs_root, job_id)
+    if code_files is not None:
+        from ..extract import copy_checked
+
+        try:
+            copy_checked(code_dir, code_files, job_dir / "code")
+        except BaseException:
+            from ..extract import remove_tree
+
+            remove_tree(job_dir)
+            raise
+        spec["code_dir"] = str(job_dir / "code")
+    (job_dir / "work").mkdir()
     write_json_atomic(job_dir / SPEC_FILE, spec)
     child_env[EVENTS_ENV] = str(job_dir / EVENTS_FILE)
     child_env["GALLERY_JOB_DIR"] = str(job_dir)
     with open(job_dir / LOG_FILE, "ab") as log_file:
         try:
-            # -P: the code folder (the working directory) must not shadow the standard
-            # library the runner imports; the runner puts it on sys.path itself.
+            # -P: nothing in the working folder may shadow the standard library the
+            # runner imports; the runner puts the code folder on sys.path itself.
             popen = subprocess.Popen(
                 [sys.executable, "-P", "-m", "gallery_widgets.kernel.runtime.runner", str(job_dir)],
-                cwd=code_dir, env=child_env, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
+                cwd=job_dir / "work", env=child_env, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
                 start_new_session=True, close_fds=True)
         except OSError as error:
             write_json_once(job_dir / RESULT_FILE, {"status": "failed", "exit_code": None, "metrics": {},
@@ -465,7 +554,7 @@ def _lost_result(job_dir: Path, returncode: int | None) -> dict:
         error = f"the process exited with code {returncode} without recording a result (os._exit()?)"
     if not (job_dir / STARTED_FILE).exists():
         error += ", before the algorithm started"
-    crash = _tail(job_dir / LOG_FILE, 40)
+    crash = _tail(job_dir, 40)
     if "Fatal Python error" in crash:  # faulthandler's report of a native crash
         error += ":\n" + crash[crash.rindex("Fatal Python error"):]
     else:
@@ -500,7 +589,8 @@ def _signal_group(pid: int, signum: int, job: Job) -> None:
 
 
 def _child_env(extra: dict | None) -> dict:
-    env = dict(os.environ)
+    env = {key: value for key, value in os.environ.items()
+           if key in ENV_ALLOWED or key.startswith(ENV_ALLOWED_PREFIXES)}
     if extra is not None:
         if not isinstance(extra, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in extra.items()):
             raise InvalidInput("env must be a dict of strings to strings, e.g. {'OMP_NUM_THREADS': '2'}.")
@@ -514,7 +604,22 @@ def _child_env(extra: dict | None) -> dict:
     return env
 
 
-def _new_job_dir(jobs_root: Path) -> Path:
+def new_job_id() -> str:
+    return f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+
+
+JOB_ID = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{6}$")
+
+
+def _new_job_dir(jobs_root: Path, job_id: str | None = None) -> Path:
+    if job_id is not None:
+        if not isinstance(job_id, str) or not JOB_ID.match(job_id):
+            raise InvalidInput(f"job_id must look like '20260115-090000-1a2b3c', got {job_id!r}.")
+        try:
+            (jobs_root / job_id).mkdir()
+        except FileExistsError:
+            raise InvalidInput(f"there is already a job {job_id!r} in {jobs_root}.") from None
+        return jobs_root / job_id
     while True:
         job_id = f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
         try:
@@ -571,19 +676,39 @@ def _size(path: Path) -> int:
         return -1
 
 
-def _tail(path: Path, n: int) -> str:
-    """The last ``n`` lines of a text file, reading only its end."""
+def _log_end(job_dir: Path, limit: int) -> tuple[bytes, int]:
+    """The last ``limit`` bytes of the job's stored output (log.1.txt then log.txt), and
+    how many bytes are stored in all."""
+    parts = []
+    for name in (OLD_LOG_FILE, LOG_FILE):
+        try:
+            with open(job_dir / name, "rb") as file:
+                size = file.seek(0, os.SEEK_END)
+                file.seek(max(0, size - limit))
+                parts.append((size, file.read(limit)))
+        except FileNotFoundError:
+            continue
+    total = sum(size for size, _ in parts)
+    data = b"".join(chunk for _, chunk in parts)[-limit:]
+    return data, total
+
+
+def _cut_lines(text: str) -> str:
+    if len(text) <= SHOW_LINE_CHARS or all(len(line) <= SHOW_LINE_CHARS for line in text.split("\n")):
+        return text
+    return "\n".join(line if len(line) <= SHOW_LINE_CHARS else
+                     f"{line[:SHOW_LINE_CHARS]}… [{len(line) - SHOW_LINE_CHARS:,} more characters not shown]"
+                     for line in text.split("\n"))
+
+
+def _tail(job_dir: Path, n: int) -> str:
+    """The last ``n`` lines of the job's output, from its last SHOW_LOG_BYTES, lines cut."""
     if n <= 0:
         return ""
-    try:
-        with open(path, "rb") as file:
-            size = file.seek(0, os.SEEK_END)
-            block, data = 8192, b""
-            while size > len(data) and data.count(b"\n") <= n:
-                start = max(0, size - len(data) - block)
-                file.seek(start)
-                data = file.read(size - len(data) - start) + data
-                block *= 2
-    except FileNotFoundError:
-        return ""
-    return "\n".join(data.decode(errors="replace").rstrip("\n").splitlines()[-n:])
+    data, total = _log_end(job_dir, SHOW_LOG_BYTES)
+    lines = data.decode(errors="replace").rstrip("\n").splitlines()
+    if total > len(data) and len(lines) > n:
+        pass  # the first line may be cut, but it is not among the last n
+    elif total > len(data) and lines:
+        lines[0] = "… " + lines[0]  # only the end of a longer line
+    return _cut_lines("\n".join(lines[-n:]))

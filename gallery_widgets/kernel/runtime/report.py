@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from ...errors import InvalidInput
 
 EVENTS_ENV = "GALLERY_JOB_EVENTS"
+METRIC_TEXT_LIMIT = 1000  # a text metric keeps at most this many characters
 
 
 def report(progress: float | None = None, **metrics) -> bool:
@@ -88,8 +89,11 @@ def check_metric(name: str, value, where: str):
     Raises:
         InvalidInput: the value is not a number or a string.
     """
-    if isinstance(value, (bool, str)):
+    if isinstance(value, bool):
         return value
+    if isinstance(value, str):
+        # A metric is a label, not a log: cut so that a job cannot flood the views with it.
+        return value if len(value) <= METRIC_TEXT_LIMIT else value[:METRIC_TEXT_LIMIT] + "…"
     if isinstance(value, numbers.Integral):
         return int(value)
     if isinstance(value, numbers.Real):  # also numpy's float32/float64 scalars

@@ -1,9 +1,21 @@
-"""The process that runs one training job: ``python -m gallery_widgets.kernel.runtime.runner JOB_DIR``.
+"""The processes that run one training job: ``python -m gallery_widgets.kernel.runtime.runner JOB_DIR``.
 
-It reads ``job.json``, calls the algorithm's entrypoint and writes ``result.json``
-before it exits, so a job's record is right whether or not the kernel that started
-it is still there. ``jobs.py`` starts it and reads what it leaves behind; this
-module also owns the job folder's layout, which both sides share.
+That process is the job's *supervisor*; it never runs the algorithm's code. It forks
+one child, which reads ``job.json``, calls the algorithm's entrypoint and writes
+``result.json``. The supervisor meanwhile
+
+- copies the child's stdout and stderr into ``log.txt``, with a cap (``LOG_PART_BYTES``,
+  one older part kept as ``log.1.txt``), so output never fills the disk;
+- enforces the timeout (SIGTERM, SIGKILL after ``KILL_AFTER_S``) and a cancel's
+  escalation, because it stays responsive whatever the algorithm does;
+- is a child subreaper (``contain.py``), so every process the job starts stays its
+  descendant, even a ``setsid`` daemon, and kills all of them when the child ends:
+  nothing the job started outlives it, however it ends;
+- records how the child ended when the child could not (a crash, a signal).
+
+So a job's record is right whether or not the kernel that started it is still there.
+``jobs.py`` starts it and reads what it leaves behind; this module also owns the job
+folder's layout, which both sides share.
 
 The job should start fast, so until the user's code is imported this process loads
 only the standard library and ``gallery_widgets.kernel.runtime.report`` (its imports
@@ -16,6 +28,7 @@ import json
 import os
 import signal
 import sys
+import threading  # noqa: F401 - loaded before the algorithm's folder is on sys.path, which must not shadow it
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -23,11 +36,13 @@ from pathlib import Path
 SPEC_FILE = "job.json"        # what to run; written by start_job
 STARTED_FILE = "started.json"  # the runner is up: its pid and process start time
 EVENTS_FILE = "events.jsonl"   # one line per gw.report() call
-LOG_FILE = "log.txt"           # the job's stdout and stderr
+LOG_FILE = "log.txt"           # the job's stdout and stderr (the newest part)
+OLD_LOG_FILE = "log.1.txt"     # the part before it, once log.txt reached LOG_PART_BYTES
 CANCEL_FILE = "cancel.json"    # why the job is being stopped; the first writer wins
 RESULT_FILE = "result.json"    # the outcome; the first writer wins
 
 KILL_AFTER_S = 3.0  # a job gets this long to stop after SIGTERM before SIGKILL
+LOG_PART_BYTES = 4 * 1024 * 1024  # stored output: at most two parts of this size (8 MiB) per job
 TRACEBACK_LINES = 15  # how much of a traceback a failed job keeps as its error
 
 
@@ -123,40 +138,6 @@ class _Stop:
         cls.signum = signum
         if cls.in_user_code:
             raise JobCancelled()
-
-
-def _start_watchdog(job_dir: Path, timeout_s: float):
-    """A daemon thread that stops the job after ``timeout_s`` seconds, even when the kernel
-    that started it is gone. Returns the event that tells it the job has finished."""
-    import threading
-
-    finished = threading.Event()
-
-    def watch():
-        if finished.wait(timeout_s):
-            return
-        reason = f"timed out after {timeout_s:g} s"
-        write_json_once(job_dir / CANCEL_FILE, {"time": now_iso(), "reason": reason})
-        _signal_own_group(signal.SIGTERM)
-        if finished.wait(KILL_AFTER_S):
-            return
-        # The code ignored SIGTERM (or holds the interpreter in native code): record the
-        # outcome now, because SIGKILL leaves no chance to do it afterwards.
-        write_json_once(job_dir / RESULT_FILE, {"status": "cancelled", "exit_code": -signal.SIGKILL,
-                                                "metrics": {}, "error": reason, "finished_at": now_iso()})
-        _signal_own_group(signal.SIGKILL)
-
-    threading.Thread(target=watch, name="gallery-job-timeout", daemon=True).start()
-    return finished
-
-
-def _signal_own_group(signum: int) -> None:
-    # start_job makes the runner a process-group leader, so the algorithm's own child
-    # processes are stopped too; started any other way, stop only this process.
-    if os.getpgrp() == os.getpid():
-        os.killpg(os.getpgrp(), signum)
-    else:
-        os.kill(os.getpid(), signum)
 
 
 def _limit_memory(limit_mb: int) -> None:
@@ -261,38 +242,178 @@ def _run(spec: dict, job_dir: Path) -> tuple[str, int, dict, str | None]:
 
 
 def main(argv: list[str]) -> None:
-    """Run the job in ``argv[0]`` and exit with its exit code."""
-    import faulthandler
-
+    """Supervise the job in ``argv[0]`` and exit with its exit code."""
     job_dir = Path(argv[0])
     spec = read_json(job_dir / SPEC_FILE)
     if spec is None:
         sys.exit(f"gallery_widgets runner: no readable {SPEC_FILE} in {job_dir}")
-    signal.signal(signal.SIGTERM, _Stop.handler)
-    signal.signal(signal.SIGINT, _Stop.handler)
-    faulthandler.enable()  # a segfault still leaves a Python traceback in the log
+    from gallery_widgets.kernel.runtime.contain import become_subreaper, die_with_parent
+
+    become_subreaper()
+    if spec.get("die_with_parent"):
+        # A job a Dask worker started ends with the worker: SIGTERM, which the
+        # supervisor turns into stopping the whole job (it is installed right below).
+        die_with_parent(signal.SIGTERM)
     started = process_state(os.getpid())
     write_json_atomic(job_dir / STARTED_FILE, {"time": now_iso(), "pid": os.getpid(),
                                                "start_ticks": started[1] if started else None})
-    # The watchdog's thread is started before the memory limit, which would count its stack.
-    finished = _start_watchdog(job_dir, spec["timeout_s"]) if spec.get("timeout_s") else None
+    pending_stop = []  # a stop that arrives before the child exists is passed on once it does
+    signal.signal(signal.SIGTERM, lambda signum, frame: pending_stop.append(signum))
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:
+        os.close(read_end)
+        os.dup2(write_end, 1)
+        os.dup2(write_end, 2)
+        os.close(write_end)
+        _child_main(job_dir, spec, supervisor=os.getppid())
+    os.close(write_end)
+    _supervise(job_dir, spec, child, read_end, pending_stop)
+
+
+def _child_main(job_dir: Path, spec: dict, supervisor: int) -> None:
+    """The forked child: run the algorithm, record its result, exit."""
+    import faulthandler
+
+    from gallery_widgets.kernel.runtime.contain import die_with_parent
+
+    signal.signal(signal.SIGTERM, _Stop.handler)  # a stop before the user's code runs cancels it at once
+    signal.signal(signal.SIGINT, _Stop.handler)
+    die_with_parent(signal.SIGKILL)  # the supervisor killed from outside takes the algorithm with it
+    if os.getppid() != supervisor:
+        os._exit(1)  # it died before the line above took effect
+    faulthandler.enable()  # a segfault still leaves a Python traceback in the log
     if spec.get("memory_limit_mb"):
         _limit_memory(spec["memory_limit_mb"])
-
     status, exit_code, metrics, error = _run(spec, job_dir)
-    if finished is not None:
-        finished.set()
     write_json_once(job_dir / RESULT_FILE, {"status": status, "exit_code": exit_code, "metrics": metrics,
                                             "error": error, "finished_at": now_iso()})
     sys.stdout.flush()
     sys.stderr.flush()
     # Exit now rather than wait for threads the algorithm left running (the result is
-    # recorded; a lingering process would be a leak nobody can see), but still run its
-    # atexit hooks, which loggers and multiprocessing rely on.
+    # recorded; the supervisor ends whatever else it started), but still run its atexit
+    # hooks, which loggers and multiprocessing rely on.
     import atexit
 
     atexit._run_exitfuncs()
     os._exit(exit_code)
+
+
+class _Supervisor:
+    def __init__(self, job_dir: Path, spec: dict, child: int):
+        import threading
+
+        self.job_dir = job_dir
+        self.spec = spec
+        self.child = child
+        self.child_gone = threading.Event()
+        self._escalating = threading.Lock()
+        self._escalation_started = False
+
+    def escalate(self, reason: str | None) -> None:
+        """Stop the child: SIGTERM now, then the whole tree after KILL_AFTER_S if it is still there."""
+        import threading
+
+        with self._escalating:
+            if self._escalation_started:
+                return
+            self._escalation_started = True
+        if reason:
+            write_json_once(self.job_dir / CANCEL_FILE, {"time": now_iso(), "reason": reason})
+        try:
+            os.kill(self.child, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+
+        def kill_later():
+            if not self.child_gone.wait(KILL_AFTER_S):
+                from gallery_widgets.kernel.runtime.contain import kill_tree
+
+                kill_tree(os.getpid(), include_root=False)
+
+        threading.Thread(target=kill_later, name="gallery-job-kill", daemon=True).start()
+
+    def on_signal(self, signum, frame) -> None:
+        # Job.cancel() signals the whole group, so the child has its SIGTERM already;
+        # the supervisor makes sure SIGKILL follows when it does not stop.
+        self.escalate(None)
+
+
+def _supervise(job_dir: Path, spec: dict, child: int, read_end: int, pending_stop: list) -> None:
+    import threading
+
+    supervisor = _Supervisor(job_dir, spec, child)
+    signal.signal(signal.SIGTERM, supervisor.on_signal)
+    signal.signal(signal.SIGINT, supervisor.on_signal)
+    if pending_stop:
+        supervisor.escalate(None)
+    pump = threading.Thread(target=_pump_log, args=(read_end, job_dir), name="gallery-job-log", daemon=True)
+    pump.start()
+    timer = None
+    if spec.get("timeout_s"):
+        timer = threading.Timer(spec["timeout_s"], supervisor.escalate, args=(f"timed out after {spec['timeout_s']:g} s",))
+        timer.daemon = True
+        timer.start()
+
+    returncode = None
+    while returncode is None:
+        try:
+            pid, status = os.waitpid(-1, 0)  # also reaps re-parented orphans as they end
+        except ChildProcessError:
+            returncode = -signal.SIGKILL  # cannot happen while the child is ours; never hang on it
+            break
+        if pid == child:
+            returncode = os.waitstatus_to_exitcode(status)
+    supervisor.child_gone.set()
+    if timer is not None:
+        timer.cancel()
+
+    from gallery_widgets.kernel.runtime.contain import kill_tree
+
+    kill_tree(os.getpid(), include_root=False)  # whatever the job started, detached or not
+    _reap_all(deadline_s=5.0)
+    pump.join(timeout=5.0)
+    if not (job_dir / RESULT_FILE).exists():
+        from gallery_widgets.kernel.runtime.jobs import _lost_result
+
+        write_json_once(job_dir / RESULT_FILE, _lost_result(job_dir, returncode))
+    os._exit(returncode if returncode >= 0 else 128 - returncode)
+
+
+def _reap_all(deadline_s: float) -> None:
+    import time
+
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return  # no children left
+        if pid == 0:
+            time.sleep(0.01)
+
+
+def _pump_log(read_end: int, job_dir: Path) -> None:
+    """Copy the child's output into log.txt; past LOG_PART_BYTES, log.txt becomes log.1.txt
+    (replacing the older part) and a new log.txt starts: at most two parts are stored."""
+    log_path = job_dir / LOG_FILE
+    log = open(log_path, "ab", buffering=0)
+    try:
+        size = log.seek(0, os.SEEK_END)
+        while True:
+            chunk = os.read(read_end, 65536)
+            if not chunk:
+                return
+            if size + len(chunk) > LOG_PART_BYTES and size > 0:
+                log.close()
+                os.replace(log_path, job_dir / OLD_LOG_FILE)
+                log = open(log_path, "ab", buffering=0)
+                size = 0
+            log.write(chunk)
+            size += len(chunk)
+    finally:
+        log.close()
+        os.close(read_end)
 
 
 if __name__ == "__main__":
