@@ -227,3 +227,21 @@ def test_s1_cafe_finds_cafe_with_its_accent_on_both(galleries):
         assert plain.total > 0 and [a.content_id for a in plain] == [a.content_id for a in accented]
         assert all("Café" in a.title or "cafe" in a.title.lower() for a in plain)
         assert g.search(kind="algorithm", query="resume").total > 0  # "Résumé parser"
+
+
+def test_s1_market_browser_shows_a_capped_total_with_a_plus_and_keeps_next_on(galleries):
+    from gallery_widgets.widgets.market import MarketBrowser
+
+    lite, pg = galleries["admin"]
+    for g in (lite, pg):
+        browser = MarketBrowser(g, kind="algorithm", page_size=20)
+        pages = TOTAL_CAP // 20
+        assert browser.page_label.value == f"Page 1 of {pages}+ · {TOTAL_CAP:,}+ assets"
+        browser.go_to(pages)
+        assert not browser.next_button.disabled  # more than the cap: the pager goes on
+        browser.next_button.click()
+        assert browser.page.page == pages + 1 and len(browser.page.items) == 20
+        assert browser.page_label.value.startswith(f"Page {pages + 1} of {pages + 1}+")
+        # Narrow enough and the total is exact again, with no "+".
+        browser.search.value = "zanzibarite"
+        assert "+" not in browser.page_label.value and browser.page.total_is_exact

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from sqlalchemy import and_, bindparam, exists, or_, select, true
-from sqlalchemy.orm import object_session
+from sqlalchemy.orm import lazyload, object_session
 
 from ..artifacts import ArtifactStore
 from ..entities import UNSET  # noqa: F401  (re-exported: "not given", as opposed to None meaning "remove")
@@ -152,8 +152,12 @@ class ServiceBase:
 
     @staticmethod
     def _subscription_row(session, me: UserRow, asset: AssetRow) -> SubscriptionRow | None:
+        # The asset is already loaded: its row comes from the session, not a second join
+        # (which also re-read its categories: one round trip less per detail page).
         return session.scalar(
-            select(SubscriptionRow).where(SubscriptionRow.user_id == me.id, SubscriptionRow.asset_id == asset.id)
+            select(SubscriptionRow)
+            .where(SubscriptionRow.user_id == me.id, SubscriptionRow.asset_id == asset.id)
+            .options(lazyload(SubscriptionRow.asset))
         )
 
     def _asset_row(self, session, content_id, *, for_update: bool = False) -> AssetRow | None:

@@ -8,8 +8,13 @@ milliseconds; the page itself is then read either from the small matching set, o
 when the set is large, by walking the sort index and checking each row.
 
 PostgreSQL keeps the same two parts in ``asset_search.vector`` (search_doc at weight A,
-facets at weight D), filled by a trigger on ``asset_texts`` and read through one GIN index.
-Both match every word of the query as a prefix ("reinf lear" finds "reinforcement learning").
+facets at weight D), filled by a trigger on ``asset_texts`` and read through one GIN index,
+but reads only the words from it: a GIN count of 30,000-90,000 postings costs 30-160 ms, so
+kind, visibility, flags and categories are the core's SQL filters over btree indexes, and the
+word is read from the GIN index only when it is rare (``_run_postgres``).
+Both match every word of the query as a prefix ("reinf lear" finds "reinforcement learning"),
+ignoring accents (``without_accents``), and both count a total exactly only up to
+``count_limit`` (docs/benchmarks.md says why).
 """
 
 from __future__ import annotations
@@ -161,11 +166,6 @@ class MarketQuery:
 # of the catalogue is never counted in full (docs/benchmarks.md says why). A page past the cap
 # (asked for by number) counts up to its own end, so every page a pager offers is full.
 TOTAL_CAP = 200
-# A PostgreSQL word query matching at most this many assets is read from the GIN index as a
-# set (sorted afterwards); a more common one is checked row by row while walking a sort index.
-RARE_WORDS = 1000
-_WORDS_TTL_S = 60.0
-_word_sizes: dict[tuple[str, tuple[str, ...]], tuple[float, int]] = {}
 
 
 @dataclass(frozen=True)
@@ -190,7 +190,9 @@ def run_market_query(session, q: MarketQuery, assets) -> MarketResult:
     """
     order = [desc(q.sort_column), desc(assets.id)] if q.sort_column is not None else None
     if session.get_bind().dialect.name == "postgresql":
-        return _run_postgres(session, q, assets, order)
+        from .search_postgres import run_postgres
+
+        return run_postgres(session, q, assets, order)
     return _run_sqlite(session, q, assets, order)
 
 
@@ -229,79 +231,6 @@ def _run_sqlite(session, q: MarketQuery, assets, order) -> MarketResult:
     return _capped(total, q, list(session.scalars(statement.order_by(*order).offset(q.offset).limit(q.limit))))
 
 
-def _run_postgres(session, q: MarketQuery, assets, order) -> MarketResult:
-    """PostgreSQL: the core's SQL filters plus one of two word checks, chosen here so the
-    planner never has to guess how common a word is (a wrong guess walks 88,000 postings):
-
-    - a rare word (at most ``RARE_WORDS`` assets say it): ``id IN (GIN set)``; the set is
-      small, so one statement returns the page and the exact total (a window count);
-    - a common word, or none: the word is checked row by row (EXISTS on ``asset_search``'s
-      primary key) while a sort index is walked until the page is full; the total stops
-      counting after ``count_limit(q) + 1`` rows.
-
-    Every statement is planned with its real values (the engine never prepares
-    server-side; see ``engine.make_engine``), so the word, category and user are known, and
-    joins are nested loops, so no plan reads a whole posting list to hash or merge it.
-    """
-    index = _PostgresIndex()
-    conditions = list(q.filters)
-    rare = False
-    if q.words:
-        query = func.to_tsquery("simple", index.words(q.words))
-        rare = _word_matches(session, index, q.words) <= RARE_WORDS
-        if rare:
-            conditions.append(assets.id.in_(select(index.search.c.asset_id).where(index.search.c.vector.op("@@")(query))))
-        else:
-            conditions.append(exists(index.ids(index.words(q.words)).where(index.search.c.asset_id == assets.id)))
-    # Joins are nested loops over indexes: a market page or capped count reads a few hundred
-    # rows, and a hash or merge join would read the word's or category's whole posting list.
-    session.execute(_NESTED_LOOPS_ONLY)
-    if order is None and q.words and q.tab != "favorites":  # relevance: rank the matches inside PostgreSQL
-        vector = select(index.search.c.vector).where(index.search.c.asset_id == assets.id).scalar_subquery()
-        order = [desc(func.ts_rank(vector, func.to_tsquery("simple", index.words(q.words)))), desc(assets.id)]
-    order = order or [desc(assets.subscriptions), desc(assets.id)]
-    if q.tab == "favorites" or rare:
-        # A small set: its exact total and the page in one statement.
-        statement = select(assets.id, func.count().over()).where(*conditions).order_by(*order)
-        rows = session.execute(statement.offset(q.offset).limit(q.limit)).all()
-        ids = [row[0] for row in rows]
-        total = rows[0][1] if rows else 0
-        if not rows and q.offset:
-            total = session.scalar(select(func.count()).select_from(assets).where(*conditions))
-        # The favorites tab is always exact; a market total past the cap reads as on SQLite.
-        return MarketResult(total, True, ids) if q.tab == "favorites" else _capped(total, q, ids)
-    limit = count_limit(q)
-    found = session.scalar(select(func.count()).select_from(
-        select(literal_column("1")).select_from(assets).where(*conditions).limit(limit + 1).subquery()))
-    total, exact = min(found, limit), found <= limit
-    if total == 0 or (exact and q.offset >= total):
-        return MarketResult(total, exact, [])
-    statement = select(assets.id).where(*conditions).order_by(*order)
-    return MarketResult(total, exact, list(session.scalars(statement.offset(q.offset).limit(q.limit))))
-
-
-_NESTED_LOOPS_ONLY = text(
-    "SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)"
-)
-
-
-def _word_matches(session, index, words) -> int:
-    """How many assets say every word, counted up to ``RARE_WORDS + 1`` and kept a minute
-    (it only chooses a plan; no user sees it). Rare words are counted from the GIN index;
-    for common ones PostgreSQL stops a scan after ``RARE_WORDS + 1`` rows."""
-    key = (str(session.get_bind().url), tuple(words))
-    now = time.monotonic()
-    cached = _word_sizes.get(key)
-    if cached is not None and now - cached[0] < _WORDS_TTL_S:
-        return cached[1]
-    found = session.scalar(select(func.count()).select_from(
-        index.ids(index.words(words)).limit(RARE_WORDS + 1).subquery()))
-    if len(_word_sizes) > 4096:
-        _word_sizes.clear()
-    _word_sizes[key] = (now, found)
-    return found
-
-
 class _SqliteIndex:
     """FTS5: ``assets_fts`` with the columns ``search_doc`` and ``facets``."""
 
@@ -337,41 +266,6 @@ class _SqliteIndex:
 
     def ranked(self, expression: str):
         return self.ids(expression).order_by(text("rank"))
-
-
-class _PostgresIndex:
-    """``asset_search.vector``: search_doc at weight A, facet tokens at weight D, one GIN index."""
-
-    search = table("asset_search", column("asset_id"), column("vector"))
-
-    def id_column(self):
-        return self.search.c.asset_id
-
-    def words(self, words) -> str:
-        return " & ".join(f"{w}:*A" for w in words)
-
-    def expression(self, q: MarketQuery) -> str:
-        if q.admin:
-            visible = f"zzr{q.kind}"
-        else:
-            visible = f"(zzp{q.kind} | (zzr{q.kind} & {_user_token(q.username)}))"
-        parts = [visible] + list(_filter_tokens(q))
-        if q.words:
-            parts.append(self.words(q.words))
-        return " & ".join(parts)
-
-    def kind_expression(self, kind: str) -> str:
-        return f"zzr{kind}"
-
-    def _matches(self, expression: str):
-        return self.search.c.vector.op("@@")(func.to_tsquery("simple", expression))
-
-    def ids(self, expression: str):
-        return select(self.search.c.asset_id).where(self._matches(expression))
-
-    def ranked(self, expression: str):
-        rank = func.ts_rank(self.search.c.vector, func.to_tsquery("simple", expression))
-        return self.ids(expression).order_by(desc(rank), desc(self.search.c.asset_id))
 
 
 def _filter_tokens(q: MarketQuery) -> list[str]:

@@ -304,9 +304,14 @@ class MarketBrowser(w.VBox):
             self.empty.layout.display = None
             self.grid.layout.display = "none"
         total = result.total
-        self.page_label.value = (f"Page {result.page} of {result.pages} · {total:,} asset{'s' if total != 1 else ''}")
+        # A capped total (the search stopped counting) reads "200+": at least that many, and
+        # Next stays on past the last page counted, which then counts further.
+        exact = getattr(result, "total_is_exact", True)
+        shown = f"{total:,}" if exact else f"{total:,}+"
+        pages = f"{result.pages}" if exact else f"{result.pages}+"
+        self.page_label.value = f"Page {result.page} of {pages} · {shown} asset{'s' if total != 1 else ''}"
         self.prev_button.disabled = result.page <= 1
-        self.next_button.disabled = result.page >= result.pages
+        self.next_button.disabled = exact and result.page >= result.pages
         if missing:
             self._load_covers(missing, self._generation)
 
