@@ -438,9 +438,9 @@ market (and of My Gallery) counts what you have not read yet.
 """),
         code("""
 mei = gw.open(user="mei.chen")
-own = mei.import_algorithm(ids["holt-winters"])      # the publisher's own code, to publish it again
-mei.add_version(ids["holt-winters"], gw.Algorithm.from_dir(own.folder),
-                description="Same model, refreshed packaging.", agree=True).versions[0].version"""),
+source = gw.Algorithm.from_dir(demo.DEMO_DIR / "algorithms" / "holt-winters")   # mei's source folder
+mei.add_version(ids["holt-winters"], source, description="Same model, refreshed packaging.",
+                agree=True).versions[0].version"""),
         code("market = gw.MarketBrowser(g)\nmarket"),
     ],
 }
