@@ -151,6 +151,7 @@ class FsspecArtifactStore(ArtifactStore):
         running now keeps it (see ``artifacts``)."""
         key = self.key(digest)
         try:
+            self.fs.invalidate_cache(key)  # ask the store itself, never a listing cached earlier
             if not self.fs.exists(key):
                 return False
             if hasattr(self.fs, "setxattr") and self.atomic_put:
@@ -205,12 +206,14 @@ class FsspecArtifactStore(ArtifactStore):
 
     def exists(self, digest: str) -> bool:
         try:
+            self.fs.invalidate_cache(self.key(digest))
             return self.fs.exists(self.key(digest))
         except Exception as exc:
             raise StorageError(self._failure("Reading from", exc)) from None
 
     def reachable(self) -> str | None:
         try:
+            self.fs.invalidate_cache()
             self.fs.ls(self.root.split("/", 1)[0] if self.atomic_put else self.root, detail=False)
         except FileNotFoundError:
             return None if not self.atomic_put else f"the bucket of {self.location} does not exist"
@@ -221,6 +224,7 @@ class FsspecArtifactStore(ArtifactStore):
     # -- housekeeping (``gallery-widgets gc``) ----------------------------------------------
     def _listing(self, prefix: str):
         try:
+            self.fs.invalidate_cache(prefix)
             return self.fs.find(prefix, detail=True)
         except FileNotFoundError:
             return {}
@@ -254,6 +258,7 @@ class FsspecArtifactStore(ArtifactStore):
         since the listing renewed that time and keeps it.
         """
         try:
+            self.fs.invalidate_cache(blob.path)  # the listing's time may be stale by now
             info = self.fs.info(blob.path)
         except FileNotFoundError:
             return False
