@@ -40,10 +40,13 @@ class LocalGallery(KernelSide, SqlGallery):
     def _worker_fetcher(self, digest: str):
         """Dask workers read the archive from this gallery's artifact folder (they must see it
         at the same path) and verify it themselves."""
+        from .artifacts import LocalArtifactStore
         from .kernel.cluster import FolderFetcher
 
-        root = getattr(self._ctx.artifacts, "root", None)
-        return FolderFetcher(root) if root is not None else super()._worker_fetcher(digest)
+        # Only a folder can be shared this way; an object store's blobs travel with the task.
+        if isinstance(self._ctx.artifacts, LocalArtifactStore):
+            return FolderFetcher(self._ctx.artifacts.root)
+        return super()._worker_fetcher(digest)
 
 
 def _context(url: str | None, artifacts: str | os.PathLike | None, **pool):
