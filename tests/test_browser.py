@@ -420,7 +420,7 @@ def test_import_train_and_notifications_in_the_browser(page, lab, playwright_api
     panel.locator(".gw-import-show-code").click()
     expect(panel.locator(".gw-import-code textarea")).to_have_value(re.compile(r'^hw = g\.import_algorithm\('))
     panel.locator(".gw-import-into-kernel").click()
-    expect(panel.locator(".gw-messages")).to_contain_text("Imported as `hw`")
+    expect(panel.locator(":scope > .gw-messages")).to_contain_text("Imported as `hw`")  # not the Train form's
     train = panel.locator(".gw-train-form")
     expect(train).to_be_visible()
     history = str(demo.dataset("sales"))

@@ -238,6 +238,16 @@ def test_u3_same_workflow_gives_the_same_metrics_locally_and_on_the_cluster(clie
     assert remote.jobs["prep"].finished_at <= remote.jobs["fit"].started_at
 
 
+def test_w3_run_params_reach_the_steps_locally_and_on_the_cluster(client, home, alice, bob, tmp_path, data):
+    prep = gw.Step("prep", prep_algo(tmp_path), params={"factor": 10}, inputs={"data": str(data)})
+    fit = gw.Step("fit", fit_algo(tmp_path), params={"bias": 1}, inputs={"table": prep.output("table")})
+    imported = subscribe_import(alice, bob, gw.Workflow("chain", steps=[prep, fit]), "Chain")
+    for run in (imported.run(params={"fit": {"bias": 5}}).wait(120),
+                imported.run(params={"fit": {"bias": 5}}, cluster=client).wait(120)):
+        assert run.status == "succeeded", {n: (s.status, s.error) for n, s in run.steps.items()}
+        assert run.jobs["fit"].metrics == {"sum": 65}  # the Configure form's value, not the workflow's 1
+
+
 RENDEZVOUS = """\
 import os, time
 from pathlib import Path
