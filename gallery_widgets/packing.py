@@ -22,6 +22,9 @@ from .errors import InvalidInput
 MANIFEST_ENTRY = ".gallery/manifest.json"
 IGNORED_DIRS = {"__pycache__", ".git", ".ipynb_checkpoints", ".mypy_cache", ".pytest_cache", ".venv"}
 IGNORED_SUFFIXES = {".pyc", ".pyo"}
+# The marker an unpacked artifact carries in its top folder (kernel/extract.py): it is the cache's
+# bookkeeping, not the asset's, so a source made from an unpacked folder packs back to the same archive.
+CACHE_MARKER = ".gallery-complete"
 MAX_FILES = 10_000
 MAX_TOTAL_BYTES = 200 * 1024 * 1024
 MAX_ARCHIVE_BYTES = MAX_TOTAL_BYTES + 16 * 1024 * 1024  # a packed archive: its files plus zip overhead
@@ -78,6 +81,8 @@ def collect_files(root: Path) -> dict[str, bytes]:
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root)
         if any(part in IGNORED_DIRS for part in rel.parts) or path.suffix in IGNORED_SUFFIXES:
+            continue
+        if rel.as_posix() == CACHE_MARKER:
             continue
         if path.is_symlink():
             raise InvalidInput(f"{rel.as_posix()} in {root} is a symbolic link; copy the real file in instead.")

@@ -141,6 +141,21 @@ def test_u1_open_code_shows_module_files_and_preview(alice, bob, tmp_path):
     assert algo.module.main.__module__ != "train"  # loaded under a private name, not shadowing user modules
 
 
+def test_p4_an_unpacked_artifact_packs_back_to_the_same_archive(alice, bob, tmp_path):
+    """Publishing again from an imported (unpacked) folder must not carry the cache's own
+    marker file into the archive: the new version imports like any other."""
+    asset = alice.publish(rich_source(tmp_path), title="Rich", visibility="public", agree=True)
+    alice.edit_asset(asset.content_id, code_open=True, license="MIT")
+    original = alice.import_algorithm(asset.content_id)
+    again = gw.Algorithm.from_dir(original.folder)
+
+    assert sha256(again.pack()) == sha256(rich_source(tmp_path / "again").pack())
+    alice.add_version(asset.content_id, again, version="2.0.0", agree=True)
+    subscribe(bob, asset.content_id)
+    assert set(bob.import_algorithm(asset.content_id, version="2.0.0").files) == {
+        "algorithm.yaml", "train.py", "helpers/util.py"}
+
+
 def test_u1_publisher_sees_the_code_even_when_closed(alice, tmp_path):
     asset = alice.publish(rich_source(tmp_path), title="Rich", agree=True)
     algo = alice.import_algorithm(asset.content_id)

@@ -27,9 +27,9 @@ import zipfile
 from pathlib import Path
 
 from ..errors import InvalidInput
-from ..packing import MANIFEST_ENTRY, safe_members
+from ..packing import CACHE_MARKER, MANIFEST_ENTRY, safe_members
 
-_COMPLETE = ".gallery-complete"
+_COMPLETE = CACHE_MARKER
 _lock = threading.Lock()
 # (cache root, digest) -> (folder, {relative path: sha256}) of archives this process verified
 _extracted: dict[tuple[str, str], tuple[Path, dict[str, str]]] = {}
