@@ -1,4 +1,4 @@
-"""Rules N1-N3: the service tells subscribers about new versions (N1) and about subscriptions
+"""Rules N1-N4: the service tells subscribers about new versions (N1) and about subscriptions
 about to expire (N2); notifications are marked read all at once or by id, only your own (N3).
 Both backends (SQLite, and PostgreSQL when GALLERY_TEST_POSTGRES_URL is set)."""
 
@@ -41,7 +41,34 @@ def test_n1_group_asset_tells_only_whitelisted_subscribers(alice, bob, carol, pu
     alice.delete_whitelist_users(asset.content_id, "1.0.0", ["carol"])
     alice.add_version(asset.content_id, make_source(), agree=True)
     assert subjects(bob) == ["New version 1.0.1 of Group one"]
-    assert subjects(carol) == []  # V1: never hears of a version she may not see
+    # V1: never hears of a version she may not see; only that she was taken off the whitelist (N4)
+    assert subjects(carol) == ["Group one 1.0.0 is no longer shared with you"]
+
+
+def test_n4_whitelist_changes_tell_the_users_added_and_removed(alice, bob, carol, publish):
+    asset = publish(alice, "Group two", visibility="group", group_users=["bob"])
+    alice.add_whitelist_users(asset.content_id, "1.0.0", ["carol", "bob", "nobody-yet"])
+    assert subjects(carol) == ["You may now use Group two 1.0.0"]
+    assert asset.content_id in carol.notifications()[0].body
+    assert subjects(bob) == []  # already on it: nothing changed for bob
+    alice.delete_whitelist_users(asset.content_id, "1.0.0", ["carol"])
+    assert subjects(carol)[0] == "Group two 1.0.0 is no longer shared with you"
+    assert subjects(alice) == []
+
+
+def test_n4_whitelist_of_a_public_asset_tells_nobody(alice, bob, publish):
+    asset = publish(alice, "Open one")
+    alice.add_whitelist_users(asset.content_id, "1.0.0", ["bob"])  # changes nobody's access
+    assert subjects(bob) == []
+
+
+def test_n4_refused_whitelist_change_tells_nobody(alice, bob, carol, publish):
+    asset = publish(alice, "Group three", visibility="group", group_users=["bob"])
+    with pytest.raises(gw.InvalidInput):
+        alice.delete_whitelist_users(asset.content_id, "1.0.0", ["bob"])  # V4: someone must stay
+    with pytest.raises(gw.NotFound):
+        carol.add_whitelist_users(asset.content_id, "1.0.0", ["carol"])  # not hers (and invisible)
+    assert subjects(bob) == [] and subjects(carol) == []
 
 
 def test_n2_expiring_soon_is_announced_once_per_expiry(alice, bob, publish, clock):

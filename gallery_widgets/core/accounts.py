@@ -103,7 +103,8 @@ class Accounts(ServiceBase):
     # -- notifications ---------------------------------------------------------------
     def notifications(self, *, unread_only: bool = False) -> tuple[Notification, ...]:
         """Your notifications, newest first: scan failures, new versions of what you subscribed to,
-        subscriptions about to expire (added here, once per expiry date; N1, N2)."""
+        whitelist changes of group assets, subscriptions about to expire (added here, once per
+        expiry date; N1, N2, N4)."""
         validate.flag("unread_only", unread_only)
         self._notify_expiring_soon()
         with self._db.read() as s:
@@ -181,6 +182,24 @@ class Accounts(ServiceBase):
             if allowed is None or username in allowed:
                 s.add(NotificationRow(user_id=user_id, subject=f"New version {version} of {asset.title}"[:300],
                                       body=body, created_at=now, read=False))
+
+    def _notify_whitelist_change(self, s, asset: AssetRow, version: str, usernames, *, added: bool) -> None:
+        """N4: tell the users just added to (or removed from) a group asset's version whitelist,
+        in the change's own transaction. Names without an account yet are skipped: nobody to tell."""
+        if not usernames:
+            return
+        who = asset.publisher.nickname or asset.publisher.username
+        if added:
+            subject = f"You may now use {asset.title} {version}"
+            body = (f"{who} whitelisted you on version {version} of {asset.title} ({asset.kind} "
+                    f"{asset.content_id}). Find it in the market and subscribe to use it.")
+        else:
+            subject = f"{asset.title} {version} is no longer shared with you"
+            body = (f"{who} removed you from the whitelist of version {version} of {asset.title} "
+                    f"({asset.kind} {asset.content_id}); you can no longer import or run it.")
+        now = self._now()
+        for (user_id,) in s.execute(select(UserRow.id).where(UserRow.username.in_(usernames))):
+            s.add(NotificationRow(user_id=user_id, subject=subject[:300], body=body, created_at=now, read=False))
 
     def _notify(self, user_id: int, subject: str, body: str) -> None:
         """Record a notification in its own transaction (it must outlive a failed publish)."""

@@ -470,9 +470,11 @@ class Publishing(WorkflowAccess):
             me = self._me(s)
             asset = self._owned_asset(s, me, content_id, action="change its whitelist")
             version = self._version_row(s, asset, version_num)
-            _apply_whitelist(version, users, add)
+            changed = _apply_whitelist(version, users, add)
             if not add and asset.visibility == "group":
                 self._require_someone_whitelisted(s, asset)
+            if asset.visibility == "group":
+                self._notify_whitelist_change(s, asset, version.version, changed, added=add)
             refresh_search(asset, asset.publisher)
             propagated, skipped = [], []
             if asset.kind == "workflow":
@@ -671,12 +673,15 @@ def _title_clash_message(kind: str, title: str, existing: str) -> str:
     return f"You already publish a {kind} titled {title!r}{same}; pick another title."
 
 
-def _apply_whitelist(version: VersionRow, users, add: bool) -> None:
+def _apply_whitelist(version: VersionRow, users, add: bool) -> tuple[str, ...]:
+    """Add or remove ``users``; returns those whose place on the whitelist really changed."""
     current = {w.username for w in version.whitelist}
+    changed = tuple(u for u in users if (u not in current) == add)
     if add:
-        version.whitelist.extend(WhitelistRow(username=u) for u in users if u not in current)
+        version.whitelist.extend(WhitelistRow(username=u) for u in changed)
     else:
         version.whitelist = [w for w in version.whitelist if w.username not in set(users)]
+    return changed
 
 
 def _scan_records(scan) -> list[dict]:
