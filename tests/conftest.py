@@ -17,7 +17,8 @@ import gallery_widgets as gw
 POSTGRES_URL = os.environ.get("GALLERY_TEST_POSTGRES_URL")
 # "rest": a real `gallery-widgets serve` process on loopback (over PostgreSQL when
 # GALLERY_TEST_POSTGRES_URL is set, else a SQLite file) and the REST client, one token per
-# user. It runs for the modules that set REST_BACKEND = True (see pytest_collection_modifyitems).
+# user. It runs for the modules that set REST_BACKEND = True, and for those that set
+# REST_BACKEND = "full" when GALLERY_TEST_REST=all (see pytest_collection_modifyitems).
 BACKENDS = ["sqlite", "postgres", "rest"]
 
 
@@ -55,12 +56,17 @@ def pytest_terminal_summary(terminalreporter):
 
 def pytest_collection_modifyitems(config, items):
     """The rest backend runs where a module opts in (``REST_BACKEND = True``): a server process
-    per test costs about a second, so the whole suite over REST would be too slow."""
+    per test costs one to several seconds, so the whole suite over REST would be too slow for
+    every run. Modules marked ``REST_BACKEND = "full"`` (the largest rule suites, whose answers
+    come from the same core) run over REST too when ``GALLERY_TEST_REST=all``."""
+    everything = os.environ.get("GALLERY_TEST_REST") == "all"
     keep, drop = [], []
     for item in items:
         callspec = getattr(item, "callspec", None)
         over_rest = callspec is not None and callspec.params.get("backend") == "rest"
-        (drop if over_rest and not getattr(item.module, "REST_BACKEND", False) else keep).append(item)
+        opted = getattr(item.module, "REST_BACKEND", False)
+        wanted = opted is True or (opted == "full" and everything)
+        (drop if over_rest and not wanted else keep).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep

@@ -10,7 +10,7 @@ import unicodedata
 
 import pytest
 
-REST_BACKEND = True  # these tests run over the team server too (tests/conftest.py)
+REST_BACKEND = "full"  # over the team server too when GALLERY_TEST_REST=all (tests/conftest.py)
 from conftest import write_algorithm
 from snapshot import gallery_state
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-REST_BACKEND = True  # these tests run over the team server too (tests/conftest.py)
+REST_BACKEND = "full"  # over the team server too when GALLERY_TEST_REST=all (tests/conftest.py)
 
 import gallery_widgets as gw
 from conftest import PNG_1PX

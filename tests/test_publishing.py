@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-REST_BACKEND = True  # these tests run over the team server too (tests/conftest.py)
+REST_BACKEND = "full"  # over the team server too when GALLERY_TEST_REST=all (tests/conftest.py)
 
 import gallery_widgets as gw
 from conftest import JPEG_HEADER, PNG_1PX, write_algorithm
