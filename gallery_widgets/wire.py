@@ -170,6 +170,8 @@ def decode_argument(kind: str, name: str, value: Any) -> Any:
             return Duration(value["days"], value.get("auto_renew", False))
         return value  # a number of days; the gallery checks it
     if kind == "paper":
+        if isinstance(value, list):
+            return tuple(value)  # (title, url), as the gallery itself accepts it
         if not isinstance(value, dict) or set(value) != {"title", "url"}:
             raise InvalidInput(f"{name} must be null or {{\"title\": …, \"url\": …}}.")
         return Paper(value["title"], value["url"])

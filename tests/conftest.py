@@ -120,7 +120,7 @@ class ServerClock:
 
     @property
     def now(self) -> datetime:
-        return self()
+        pytest.skip("compares with the gallery's clock, which a server process keeps to itself (rest backend)")
 
     def advance(self, **delta) -> None:
         pytest.skip("moves the gallery's clock, which a server process does not share (rest backend)")

@@ -199,7 +199,7 @@ def test_t3_bad_requests_are_clear_400s(server):
         ("POST", "/tokens", b"{not json", "not valid JSON"),
         ("POST", "/tokens", b"[1, 2]", "JSON object"),
         ("POST", "/tokens", json.dumps({"name": "x", "colour": "red"}).encode(), "Unknown field(s) colour"),
-        ("POST", "/tokens", json.dumps({"name": 5}).encode(), "name must be a string"),
+        ("POST", "/tokens", json.dumps({"name": 5}).encode(), "token name must be text"),
         ("POST", "/tokens", json.dumps({"expires_days": 5}).encode(), "Missing required field(s): name"),
         ("POST", "/tokens", json.dumps({"name": "x", "expires_days": "soon"}).encode(), "whole number"),
         ("GET", "/assets?page=two", b"", "page must be a whole number"),

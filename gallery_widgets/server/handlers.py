@@ -313,12 +313,8 @@ def _body_value(param, value):
         raise InvalidInput(f"{param.name} must be a whole number, not {json.dumps(value)[:40]}.")
     if kind == "int?" and value is not None and (isinstance(value, bool) or not isinstance(value, int)):
         raise InvalidInput(f"{param.name} must be a whole number or null, not {json.dumps(value)[:40]}.")
-    if kind == "bool" and not isinstance(value, bool):
-        raise InvalidInput(f"{param.name} must be true or false, not {json.dumps(value)[:40]}.")
-    if kind == "str" and not isinstance(value, str):
-        raise InvalidInput(f"{param.name} must be a string, not {json.dumps(value)[:40]}.")
-    if kind == "str?" and value is not None and not isinstance(value, str):
-        raise InvalidInput(f"{param.name} must be a string or null, not {json.dumps(value)[:40]}.")
+    # Text and flags go through as sent: the gallery checks them with its own messages (a
+    # publish with agree="yes" is an AgreementRequired, a version 1.0 names the version format).
     if kind == "strs" and (not isinstance(value, list) or not all(isinstance(v, str) for v in value)):
         raise InvalidInput(f"{param.name} must be a list of strings.")
     if kind == "source":
