@@ -109,10 +109,11 @@ def test_s1_a_widget_works_over_rest(server, make_source, tmp_path, monkeypatch)
     detail.favorite_button.click()
     assert detail.favorite_button.description == "★ 1"
     detail.subscribe_button.click()
-    detail.accept_agreements.value = True
-    if not detail.accept_constraints.disabled:
-        detail.accept_constraints.value = True
-    detail.continue_button.click()
+    panel = detail.subscribe_panel
+    panel.accept_agreements.value = True
+    if not panel.accept_constraints.disabled:
+        panel.accept_constraints.value = True
+    panel.continue_button.click()
     assert detail.subscribe_button.description == "Subscribed"
     assert [s.content_id for s in bob.subscriptions()] == [asset.content_id]
     assert bob.import_algorithm(asset.content_id).title == "Churn forecaster"
