@@ -137,6 +137,41 @@ def test_w1_one_shared_follower_for_every_view_and_no_threads(kernel):
     assert follower.ticks == ticks or follower.ticks == ticks + 1
 
 
+def test_w1_views_added_during_a_refresh_do_not_multiply_the_refreshes(kernel):
+    """A RunView starts a JobView for each step from inside a refresh; each such start must
+    join the one periodic callback, not start another chain of it (which doubled the refreshes
+    per step and starved the kernel loop)."""
+    from gallery_widgets.widgets.kernel_loop import KernelLoop, follow
+
+    here = kernel.run(KernelLoop.here)  # the kernel loop, captured on its thread as a view does
+
+    class Quiet:  # a view that never finishes and does nothing
+        poll_interval, finished, closed = 0.05, False, False
+
+        def update(self):
+            pass
+
+    class Spawner(Quiet):
+        def __init__(self):
+            self.children = []
+
+        def update(self):
+            if len(self.children) < 6:
+                self.children.append(Quiet())
+                follow(self.children[-1], here)
+
+    spawner = kernel.run(Spawner)
+    kernel.run(follow, spawner, here)
+    assert kernel.until(lambda: len(spawner.children) == 6, 10)
+    follower = follower_for(kernel.loop)
+    start = follower.ticks
+    kernel.until(lambda: False, 1.0)
+    # one chain ticks at most 1.0 / 0.05 = 20 times in a second; six doublings would be ~1,280
+    assert follower.ticks - start <= 25
+    for view in [spawner, *spawner.children]:
+        view.closed = True
+
+
 def test_w1_closed_view_is_dropped_by_the_follower(kernel):
     from gallery_widgets.widgets.jobs import JobView
 

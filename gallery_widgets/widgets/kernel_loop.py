@@ -150,7 +150,10 @@ class _Follower:
                 log.exception("could not refresh %r", view)
             if view.finished or view.closed:
                 self.views.discard(view)
-        if self.views and self.kernel.usable:
+        # A view added during this tick (a RunView's step starting its JobView) has already
+        # scheduled the next tick through add(): scheduling another would start a second chain
+        # of ticks, and every such add would double the refreshes.
+        if self.views and self.kernel.usable and self.handle is None:
             interval = min(getattr(v, "poll_interval", FOLLOW_INTERVAL) for v in self.views)
             self.handle = self.kernel.loop.call_later(interval, self._tick)
 
