@@ -335,16 +335,19 @@ class Database:
         revision = self.current_revision()
         if revision == head_revision():
             return
-        if revision is None:
-            if self.read_only:
-                raise StorageError(f"{sqlite_path(self.url)} holds no gallery yet. " + self._read_only_message())
-            with self._creation_lock():
-                if self.current_revision() is None:
-                    from .migrate import upgrade
+        if revision is None and self.read_only:
+            raise StorageError(f"{sqlite_path(self.url)} holds no gallery yet. " + self._read_only_message())
+        # Another process may be creating this gallery right now (its tables part-way through
+        # the migrations): wait for it, then look again.
+        with self._creation_lock():
+            revision = self.current_revision()
+            if revision is None:
+                from .migrate import upgrade
 
-                    upgrade(self)
-            return
-        raise SchemaOutdated(schema_mismatch_message(self, revision))
+                upgrade(self)
+                return
+        if revision != head_revision():
+            raise SchemaOutdated(schema_mismatch_message(self, revision))
 
     @property
     def url_for_humans(self) -> str:
@@ -356,15 +359,18 @@ class Database:
         if self.dialect == "sqlite":
             import fcntl
 
-            lock_path = (make_url(self.url).database or "gallery") + ".lock"
-            with open(lock_path, "a+") as handle:
-                fcntl.flock(handle, fcntl.LOCK_EX)
-                try:
-                    yield
-                finally:
-                    fcntl.flock(handle, fcntl.LOCK_UN)
-            with contextlib.suppress(OSError):
-                os.unlink(lock_path)
+            # Lock the folder rather than a lock file: a lock file removed by one process while
+            # another waits on it lets a third lock a new file, and two creators meet.
+            path = sqlite_path(self.url)
+            if path is None:  # in memory: no other process can see it
+                yield
+                return
+            folder = os.open(path.parent, os.O_RDONLY)
+            try:
+                fcntl.flock(folder, fcntl.LOCK_EX)
+                yield
+            finally:
+                os.close(folder)
         else:
             with self.engine.connect() as conn:
                 conn.execute(text("SELECT pg_advisory_lock(72815301)"))
