@@ -106,9 +106,8 @@ def _plans(g, **search) -> list[str]:
     try:
         cursor = raw.cursor()
         for statement, parameters in sent:
-            if statement.startswith("SELECT set_config"):
-                cursor.execute(statement, parameters)  # the same planner settings as the search had
-            elif "FROM assets" in statement and "assets.content_id" not in statement:
+            # The market statements; not a read of rows by their ids.
+            if "FROM assets" in statement and "assets.id IN (%(" not in statement:
                 cursor.execute("EXPLAIN (COSTS OFF) " + statement, parameters)
                 plans.append("\n".join(row[0] for row in cursor.fetchall()))
     finally:
@@ -174,3 +173,14 @@ def test_s2_market_statements_are_never_prepared_so_never_planned_generically(bi
     with g._db.engine.connect() as conn:
         assert conn.connection.driver_connection.prepare_threshold is None
         assert conn.exec_driver_sql("SELECT count(*) FROM pg_prepared_statements").scalar() == 0
+
+
+def test_s1_every_pooled_connection_plans_for_pages_not_for_whole_tables(big_gallery):
+    g, _categories = big_gallery
+    with g._db.engine.connect() as conn:
+        shown = {name: conn.exec_driver_sql(f"SHOW {name}").scalar()
+                 for name in ("enable_hashjoin", "enable_mergejoin", "max_parallel_workers_per_gather", "jit")}
+        conn.rollback()  # a transaction ending in rollback keeps the settings (they are not LOCAL)
+        assert conn.exec_driver_sql("SHOW enable_hashjoin").scalar() == "off"
+    assert shown == {"enable_hashjoin": "off", "enable_mergejoin": "off", "max_parallel_workers_per_gather": "0",
+                     "jit": "off"}

@@ -28,6 +28,17 @@ _SORT_COLUMNS = {
     "latest": AssetRow.published_at,
 }
 
+# The columns of a market page's row: the asset and its publisher's names (looked up by
+# primary key per row: a join lets PostgreSQL, hash joins being off for the market, compare
+# every page row with every user).
+_SUMMARY = select(
+    *AssetRow.__table__.c,
+    *(
+        select(column).where(UserRow.id == AssetRow.publisher_id).scalar_subquery().label(label)
+        for column, label in ((UserRow.username, "publisher_name"), (UserRow.nickname, "publisher_nick"))
+    ),
+)
+
 
 class Market(WorkflowAccess):
     def search(
@@ -84,8 +95,11 @@ class Market(WorkflowAccess):
                 username=me.username,
                 filters=filters,
             )
-            result = run_market_query(s, query, AssetRow)
-            items = self._summaries(s, result.ids)
+            result = run_market_query(s, query, AssetRow, summary=_SUMMARY)
+            if result.rows is not None:
+                items = tuple(convert.summary_from_mapping(row, row["categories"] or ()) for row in result.rows)
+            else:
+                items = self._summaries(s, result.ids)
         return Page(items=items, total=result.total, page=page, page_size=page_size, total_is_exact=result.exact)
 
     @staticmethod
@@ -94,12 +108,7 @@ class Market(WorkflowAccess):
         a market page is the hottest read of the gallery)."""
         if not ids:
             return ()
-        columns = [c for c in AssetRow.__table__.c]
-        rows = s.execute(
-            select(*columns, UserRow.username.label("publisher_name"), UserRow.nickname.label("publisher_nick"))
-            .join(UserRow, UserRow.id == AssetRow.publisher_id)
-            .where(AssetRow.id.in_(ids))
-        ).mappings()
+        rows = s.execute(_SUMMARY.where(AssetRow.id.in_(ids))).mappings()
         by_id = {row["id"]: row for row in rows}
         categories: dict[int, list[str]] = {}
         for asset_id, category in s.execute(

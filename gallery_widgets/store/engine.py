@@ -135,7 +135,33 @@ def make_engine(url: str, *, pool_size=None, max_overflow=None) -> Engine:
         url, pool_pre_ping=True, pool_size=size, max_overflow=overflow, connect_args=connect_args
     )
     _unavailable_as_gallery_error(engine)
+    event.listen(engine, "connect", _tune_postgres_planner)
     return engine
+
+
+# The gallery's statements read a page, a row or a capped count: a few hundred rows over
+# indexes. Planner settings for that, per connection (docs/benchmarks.md has the profiles):
+# - no hash or merge joins: they read a word's or category's whole posting list (30,000-
+#   90,000 rows) to join what a nested loop over an index finds in a few hundred probes;
+# - no parallel workers and no JIT: starting either costs about a millisecond, more than a
+#   whole market page, and on a busy server the cores are better spent on other requests;
+# - random_page_cost 1.1 (the usual value for SSDs and cached data): at 4, the default for
+#   spinning disks, a 300-row users table is scanned whole for every page row instead of
+#   being read by its primary key.
+_PLANNER_SETTINGS = {
+    "enable_hashjoin": "off",
+    "enable_mergejoin": "off",
+    "max_parallel_workers_per_gather": "0",
+    "jit": "off",
+    "random_page_cost": "1.1",
+}
+
+
+def _tune_postgres_planner(dbapi_connection, _record) -> None:
+    settings = ", ".join(f"set_config('{name}', '{value}', false)" for name, value in _PLANNER_SETTINGS.items())
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute(f"SELECT {settings}")
+    dbapi_connection.commit()
 
 
 def _unavailable_as_gallery_error(engine: Engine) -> None:

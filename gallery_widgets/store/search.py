@@ -173,6 +173,9 @@ class MarketResult:
     total: int
     exact: bool
     ids: list[int]
+    # The page's summary rows in order, when the query read them itself (PostgreSQL: the
+    # page, its rows and its total in one statement); None means "read them by ``ids``".
+    rows: list | None = None
 
 
 def count_limit(q: MarketQuery) -> int:
@@ -180,8 +183,12 @@ def count_limit(q: MarketQuery) -> int:
     return max(TOTAL_CAP, q.offset + q.limit)
 
 
-def run_market_query(session, q: MarketQuery, assets) -> MarketResult:
+def run_market_query(session, q: MarketQuery, assets, summary=None) -> MarketResult:
     """The page of ids for ``q`` in order, and its total; ``assets`` is the AssetRow class.
+
+    ``summary``: a ``select`` of the columns of a page row (with its joins, no WHERE); where
+    the database can, the page's rows come back with the ids (``MarketResult.rows``), each
+    with a ``categories`` list.
 
     Both databases answer alike: the same ids in the same order, and the same total, exact
     up to ``count_limit(q)`` (the favorites tab, a user's own few rows, is always exact).
@@ -192,7 +199,7 @@ def run_market_query(session, q: MarketQuery, assets) -> MarketResult:
     if session.get_bind().dialect.name == "postgresql":
         from .search_postgres import run_postgres
 
-        return run_postgres(session, q, assets, order)
+        return run_postgres(session, q, assets, order, summary)
     return _run_sqlite(session, q, assets, order)
 
 

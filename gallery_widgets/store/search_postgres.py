@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import column, desc, exists, func, literal_column, select, table, text
+from sqlalchemy import column, desc, exists, func, literal_column, select, table
 
-from .search import MarketQuery, MarketResult, _capped, count_limit
+from .search import MarketQuery, MarketResult, count_limit
 
 # A word query matching at most this many assets is read from the GIN index as a set (sorted
 # afterwards); a more common one is checked row by row while walking a sort index.
@@ -36,19 +36,23 @@ class _WordIndex:
             self.search.c.vector.op("@@")(func.to_tsquery("simple", expression)))
 
 
-def run_postgres(session, q: MarketQuery, assets, order) -> MarketResult:
+def run_postgres(session, q: MarketQuery, assets, order, summary=None) -> MarketResult:
     """PostgreSQL: the core's SQL filters plus one of two word checks, chosen here so the
     planner never has to guess how common a word is (a wrong guess walks 88,000 postings):
 
     - a rare word (at most ``RARE_WORDS`` assets say it): ``id IN (GIN set)``; the set is
-      small, so one statement returns the page and the exact total (a window count);
+      small, so its exact total is a window count over it;
     - a common word, or none: the word is checked row by row (EXISTS on ``asset_search``'s
-      primary key) while a sort index is walked until the page is full; the total stops
-      counting after ``count_limit(q) + 1`` rows.
+      primary key) while a sort index is walked until the page is full; the total is a
+      separate count (an InitPlan) that stops after ``count_limit(q) + 1`` rows.
+
+    Either way one statement returns the page's rows (``summary``'s columns and the
+    categories), in order, with the total: a market page is one round trip, not six.
 
     Every statement is planned with its real values (the engine never prepares
     server-side; see ``engine.make_engine``), so the word, category and user are known, and
-    joins are nested loops, so no plan reads a whole posting list to hash or merge it.
+    joins are nested loops (``engine._PLANNER_SETTINGS``), so no plan reads a whole posting
+    list to hash or merge it.
     """
     index = _WordIndex()
     conditions = list(q.filters)
@@ -60,37 +64,48 @@ def run_postgres(session, q: MarketQuery, assets, order) -> MarketResult:
             conditions.append(assets.id.in_(select(index.search.c.asset_id).where(index.search.c.vector.op("@@")(query))))
         else:
             conditions.append(exists(index.ids(index.words(q.words)).where(index.search.c.asset_id == assets.id)))
-    # Joins are nested loops over indexes: a market page or capped count reads a few hundred
-    # rows, and a hash or merge join would read the word's or category's whole posting list.
-    session.execute(_NESTED_LOOPS_ONLY)
     if order is None and q.words and q.tab != "favorites":  # relevance: rank the matches inside PostgreSQL
         vector = select(index.search.c.vector).where(index.search.c.asset_id == assets.id).scalar_subquery()
         order = [desc(func.ts_rank(vector, func.to_tsquery("simple", index.words(q.words)))), desc(assets.id)]
     order = order or [desc(assets.subscriptions), desc(assets.id)]
-    if q.tab == "favorites" or rare:
-        # A small set: its exact total and the page in one statement.
-        statement = select(assets.id, func.count().over()).where(*conditions).order_by(*order)
-        rows = session.execute(statement.offset(q.offset).limit(q.limit)).all()
-        ids = [row[0] for row in rows]
-        total = rows[0][1] if rows else 0
-        if not rows and q.offset:
-            total = session.scalar(select(func.count()).select_from(assets).where(*conditions))
-        # The favorites tab is always exact; a market total past the cap reads as on SQLite.
-        return MarketResult(total, True, ids) if q.tab == "favorites" else _capped(total, q, ids)
-    limit = count_limit(q)
-    found = session.scalar(select(func.count()).select_from(
-        select(literal_column("1")).select_from(assets).where(*conditions).limit(limit + 1).subquery()))
-    total, exact = min(found, limit), found <= limit
-    if total == 0 or (exact and q.offset >= total):
-        return MarketResult(total, exact, [])
-    statement = select(assets.id).where(*conditions).order_by(*order)
-    return MarketResult(total, exact, list(session.scalars(statement.offset(q.offset).limit(q.limit))))
+    page = _page_columns(summary, assets)
+
+    def counted(limit=None):
+        matches = select(literal_column("1")).select_from(assets).where(*conditions).correlate(None)
+        if limit is not None:
+            matches = matches.limit(limit + 1)
+        return select(func.count()).select_from(matches.subquery())
+
+    exact_only = q.tab == "favorites" or rare  # a small set: count it whole
+    found = func.count().over() if exact_only else counted(count_limit(q)).scalar_subquery()
+    statement = page.add_columns(found.label("found")).where(*conditions).order_by(*order)
+    rows = session.execute(statement.offset(q.offset).limit(q.limit)).all()
+    if rows:
+        found = rows[0].found
+    elif q.offset:  # a page past the end: the total (for the pager) is counted on its own
+        found = session.scalar(counted(None if exact_only else count_limit(q)))
+    else:
+        found = 0
+    result_rows = [row._mapping for row in rows] if summary is not None else None
+    ids = [row.id for row in rows]
+    if q.tab == "favorites":  # the favorites tab is always exact
+        return MarketResult(found, True, ids, result_rows)
+    limit = count_limit(q)  # a market total past the cap reads as on SQLite
+    return MarketResult(min(found, limit), found <= limit, ids, result_rows)
 
 
-_NESTED_LOOPS_ONLY = text(
-    "SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)"
-)
+def _page_columns(summary, assets):
+    """``summary``'s columns plus each asset's categories in order, or just the ids."""
+    if summary is None:
+        return select(assets.id)
+    from sqlalchemy.dialects.postgresql import aggregate_order_by
 
+    categories = _CATEGORIES
+    in_order = select(func.array_agg(aggregate_order_by(categories.c.category, categories.c.position)))
+    return summary.add_columns(in_order.where(categories.c.asset_id == assets.id).scalar_subquery().label("categories"))
+
+
+_CATEGORIES = table("asset_categories", column("asset_id"), column("category"), column("position"))
 
 def _word_matches(session, index, words) -> int:
     """How many assets say every word, counted up to ``RARE_WORDS + 1`` and kept a minute
