@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import delete, desc, exists, func, select, update
+from sqlalchemy.orm import lazyload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..entities import Asset, AssetSummary, Comment, Page
@@ -11,6 +12,7 @@ from ..store.engine import relaxed_commit
 from ..store.schema import (
     AssetCategoryRow,
     AssetRow,
+    AssetTextRow,
     CommentRow,
     FavoriteRow,
     UserRow,
@@ -142,17 +144,23 @@ class Market(WorkflowAccess):
 
     def _details(self, s, me, row: AssetRow) -> Asset:
         owner = row.publisher_id == me.id or self._is_admin(me)
+        versions_of = select(VersionRow).where(VersionRow.asset_id == row.id)
+        if not owner and row.visibility != "group":
+            # Only a group asset's versions (or the owner's view) read their whitelists.
+            versions_of = versions_of.options(lazyload(VersionRow.whitelist))
         versions = s.scalars(
-            select(VersionRow)
-            .where(VersionRow.asset_id == row.id)
-            .order_by(desc(VersionRow.major), desc(VersionRow.minor), desc(VersionRow.patch))
+            versions_of.order_by(desc(VersionRow.major), desc(VersionRow.minor), desc(VersionRow.patch))
         ).all()
         if not owner:
             versions = [v for v in versions if v.status == "normal" and self._version_open_to(me, row, v)]
         dependencies = self._visible_dependencies(s, me, [v.id for v in versions]) if row.kind == "workflow" else {}
-        favorited = bool(
-            s.scalar(select(exists().where(FavoriteRow.asset_id == row.id, FavoriteRow.user_id == me.id)))
-        )
+        # The texts and "favorited" in one round trip (the texts' search columns stay unread).
+        text_of = select(AssetTextRow.description, AssetTextRow.description_html).where(AssetTextRow.asset_id == row.id)
+        description, description_html, favorited = s.execute(select(
+            text_of.with_only_columns(AssetTextRow.description).scalar_subquery(),
+            text_of.with_only_columns(AssetTextRow.description_html).scalar_subquery(),
+            exists().where(FavoriteRow.asset_id == row.id, FavoriteRow.user_id == me.id),
+        )).one()
         subscription = self._subscription_row(s, me, row)
         return convert.asset(
             row,
@@ -160,8 +168,9 @@ class Market(WorkflowAccess):
                 convert.version(v, show_whitelist=owner, dependencies=dependencies.get(v.id, ()))
                 for v in versions
             ),
-            favorited=favorited,
+            favorited=bool(favorited),
             subscription_status=convert.subscription_state(subscription, self._now()),
+            texts=(description or "", description_html or ""),
         )
 
     def cover_image(self, content_id: str) -> bytes | None:
