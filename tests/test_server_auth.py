@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import socket
+import time
 from datetime import datetime, timedelta, timezone
 
 import httpx
@@ -13,7 +14,8 @@ import pytest
 
 import gallery_widgets as gw
 from gallery_widgets import routes
-from gallery_widgets.core.tokens import create_token_for, ensure_account
+from gallery_widgets.core.tokens import create_token_for, ensure_account, revoke_token_of
+from gallery_widgets.server.state import TOKEN_CACHE_SECONDS
 from server_process import GalleryServer
 
 
@@ -303,13 +305,67 @@ def test_t6_two_server_processes_on_one_database_agree(server, gallery_url, tmp_
         assert on_b.asset(asset.content_id, count_view=False).title == "Shared"
         on_b.favorite(asset.content_id)
         assert on_a.asset(asset.content_id, count_view=False).favorites == 1
-        spare = on_a.create_token("spare")
-        on_b_spare = gw.open(other.url, token=spare.secret)
-        on_a.revoke_token("spare")
-        with pytest.raises(gw.Unauthenticated, match="revoked"):
-            on_b_spare.me  # noqa: B018
     finally:
         other.stop()
+
+
+def _refused_within(api: str, token: str, bound: float, word: str) -> float:
+    """Seconds until ``api`` refuses ``token`` with a 401 naming ``word``; fails past ``bound``
+    plus a second of grace (for the request's own trip, on a loaded machine)."""
+    start = time.monotonic()
+    while True:
+        response = httpx.get(api + "/me", headers={"Authorization": f"Bearer {token}"}, timeout=30)
+        waited = time.monotonic() - start
+        if response.status_code == 401:
+            assert word in response.json()["error"]["message"]
+            return waited
+        assert response.status_code == 200
+        assert waited <= bound + 1.0, f"still accepted {waited:.1f} s after it was {word} (bound {bound} s)"
+        time.sleep(0.1)
+
+
+def test_t1_a_token_revoked_elsewhere_is_refused_by_every_server_process_within_the_cache_bound(server, tmp_path):
+    """A server keeps checked tokens for TOKEN_CACHE_SECONDS (auth.TokenCache): the process that
+    revokes a token refuses it at once; every other process, and a revocation on the host,
+    within that bound. Waits for the documented bound; it measures no speed."""
+    other = GalleryServer(server.db_url, server.artifacts, tmp_path / "other.log")
+    try:
+        alice = gw.open(server.url, token=server.token_for("alice"))
+        for how in ("through a server", "on the host"):
+            name = "spare" if how == "through a server" else "host"
+            spare = alice.create_token(name).secret
+            for api in (server.api, other.api):  # both processes now hold it as good
+                assert httpx.get(api + "/me", headers={"Authorization": f"Bearer {spare}"}).status_code == 200
+            if how == "through a server":
+                alice.revoke_token(name)
+                assert _refused_within(server.api, spare, 0.0, "revoked") <= 1.0  # at once where it was revoked
+            else:
+                revoke_token_of(server.context(), "alice", name)
+            for api in (server.api, other.api):
+                _refused_within(api, spare, TOKEN_CACHE_SECONDS, "revoked")
+    finally:
+        other.stop()
+
+
+def test_t1_a_kept_token_is_refused_the_moment_it_expires(server, tmp_path):
+    """The token cache keeps a token's expiry and compares it on every request: a server that
+    would keep tokens for a minute still refuses one as soon as it expires."""
+    from sqlalchemy import update
+
+    from gallery_widgets.store.schema import TokenRow
+
+    patient = GalleryServer(server.db_url, server.artifacts, tmp_path / "patient.log", extra_args=["--token-cache", "60"])
+    try:
+        token = server.token_for("alice", expires_days=1)
+        soon = datetime.now(timezone.utc) + timedelta(seconds=2)
+        with server.context().db.write() as s:  # as if it had been created a day ago: it ends in 2 s
+            s.execute(update(TokenRow).where(TokenRow.token_hash == hashlib.sha256(token.encode()).hexdigest())
+                      .values(expires_at=soon))
+        assert httpx.get(patient.api + "/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+        time.sleep(max(0.0, (soon - datetime.now(timezone.utc)).total_seconds()) + 0.2)
+        _refused_within(patient.api, token, 0.0, "expired")
+    finally:
+        patient.stop()
 
 
 def test_t6_health_needs_no_credential_and_openapi_lists_every_route(server):

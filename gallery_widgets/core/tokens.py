@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
@@ -189,6 +189,16 @@ def resolve_token(context: Context, token: str, clock: Clock = utc_now) -> Ident
     Raises:
         Unauthenticated: unknown, expired or revoked (the message says which and what to do).
     """
+    return check_token(context, token, clock)[0]
+
+
+def check_token(context: Context, token: str, clock: Clock = utc_now) -> tuple[Identity, datetime | None]:
+    """``resolve_token`` plus the token's expiry (None: never), for a server that keeps checked
+    tokens for a few seconds and must still refuse one the moment it expires.
+
+    Raises:
+        Unauthenticated: unknown, expired or revoked (the message says which and what to do).
+    """
     if not isinstance(token, str) or not token or len(token) > 200:
         raise Unauthenticated("The token is malformed; send 'Authorization: Bearer <token>' with a gallery token.")
     with context.db.read() as s:
@@ -203,4 +213,4 @@ def resolve_token(context: Context, token: str, clock: Clock = utc_now) -> Ident
         raise Unauthenticated(f"The token {name!r} was revoked on {revoked_at:%Y-%m-%d %H:%M} UTC; create a new one.")
     if expires_at is not None and expires_at <= clock():
         raise Unauthenticated(f"The token {name!r} expired on {expires_at:%Y-%m-%d %H:%M} UTC; create a new one.")
-    return Identity(user_id, username)
+    return Identity(user_id, username), expires_at

@@ -33,7 +33,7 @@ def cmd_serve(args) -> int:
     from .state import sql_state
 
     state = sql_state(_url(args), args.artifacts, max_body=args.max_body, max_upload=args.max_upload,
-                      threads=args.threads)
+                      threads=args.threads, token_cache_seconds=args.token_cache)
     state.context  # noqa: B018  (open the database now: a bad URL or an old schema stops here, clearly)
     from .operations import configure_logging, drain
 
@@ -121,6 +121,26 @@ def _days(value: str) -> int:
     return days
 
 
+def _threads(value: str) -> int:
+    try:
+        threads = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of threads") from None
+    if not 1 <= threads <= 256:
+        raise argparse.ArgumentTypeError("use 1 to 256 worker threads")
+    return threads
+
+
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
+    if not 0 <= seconds <= 300:
+        raise argparse.ArgumentTypeError("the token cache keeps a token 0 to 300 seconds")
+    return seconds
+
+
 def _megabytes(value: str) -> int:
     try:
         size = float(value)
@@ -132,6 +152,8 @@ def _megabytes(value: str) -> int:
 
 
 def add_commands(sub) -> None:
+    from .state import THREADS, TOKEN_CACHE_SECONDS
+
     def database_options(parser, artifacts: bool = True):
         parser.add_argument("--url", help="SQLAlchemy URL (postgresql://… for a team); default: the embedded "
                                           "gallery under GALLERY_HOME")
@@ -143,7 +165,13 @@ def add_commands(sub) -> None:
     database_options(serve)
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
-    serve.add_argument("--threads", type=int, default=16, help="worker threads for gallery calls (default 16)")
+    serve.add_argument("--threads", type=_threads, default=THREADS,
+                       help=f"worker threads for gallery calls (default {THREADS}); the PostgreSQL pool keeps one "
+                            "connection per thread unless GALLERY_DB_POOL_SIZE says otherwise")
+    serve.add_argument("--token-cache", type=_seconds, default=TOKEN_CACHE_SECONDS, metavar="SECONDS",
+                       help=f"trust a checked token this long before asking the database again (default "
+                            f"{TOKEN_CACHE_SECONDS:g}; 0: every request): a token revoked elsewhere is refused by this "
+                            "process at most this long after")
     serve.add_argument("--max-body", type=_megabytes, default=8 * 1024 * 1024, metavar="MIB",
                        help="largest JSON request in MiB (default 8)")
     serve.add_argument("--max-upload", type=_megabytes, default=1024 * 1024 * 1024, metavar="MIB",

@@ -20,7 +20,7 @@ from tornado.ioloop import IOLoop
 from .. import routes as table
 from ..errors import GalleryError, InvalidInput, NotFound, TooLarge
 from ..wire import decode_argument, to_wire
-from .auth import resolve
+from .auth import cached_identity, resolve
 
 log = logging.getLogger("gallery_widgets.server")
 
@@ -67,7 +67,9 @@ class GalleryHandlerMixin:
             return self.send_gallery_error(self._too_large_error())
         if self.requires_identity:
             try:
-                self.identity = await self.run(resolve, self.state.resolvers, self)
+                self.identity = cached_identity(self.state.resolvers, self)
+                if self.identity is None:
+                    self.identity = await self.run(resolve, self.state.resolvers, self)
             except Exception as exc:  # noqa: BLE001  (every failure is answered as an error body)
                 return self.send_gallery_error(exc)
 
@@ -165,13 +167,14 @@ class RouteHandlerMixin(GalleryHandlerMixin):
             _discard(uploads)
 
     def _call(self, route, arguments, uploads=()):
-        from ..core.sql_gallery import SqlGallery
-
         try:
-            gallery = SqlGallery(self.state.context, self.identity.user_id, self.identity.username, self.state.clock)
+            gallery = self.state.gallery(self.identity)
             if route.method == "me":
                 return gallery.me
-            return getattr(gallery, route.method)(**arguments)
+            result = getattr(gallery, route.method)(**arguments)
+            if route.method == "revoke_token":  # refused by this process at once (auth.TokenCache)
+                self.state.tokens.forget_user(self.identity.user_id)
+            return result
         finally:
             # An upload serves one publish: nothing of it stays, whatever the outcome, and it is
             # gone before the answer leaves (T5).

@@ -1,6 +1,9 @@
 """What a server process shares between requests: the gallery context (connection pool and
 artifact store), the worker threads the synchronous gallery runs in, the credential
-resolvers and the limits. Nothing in it outlives the process: servers are stateless."""
+resolvers, the limits, and a few things kept to save work per request: one gallery object
+per user (with the statements it built) and a short-lived cache of checked tokens
+(``auth.TokenCache``; its bound is ``token_cache_seconds``). None of it is the gallery's
+state: several processes on one database serve the same gallery."""
 
 from __future__ import annotations
 
@@ -10,23 +13,31 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from ..core.base import utc_now
-
 MAX_BODY = 8 * 1024 * 1024  # a JSON request: covers and avatars (≤ 1 MiB) travel base64 inside
 MAX_UPLOAD = 1024 * 1024 * 1024  # one archive
+THREADS = 8  # worker threads per process for gallery calls
+TOKEN_CACHE_SECONDS = 5.0  # how long a checked token is trusted without asking the database again
+POOL_OVERFLOW = 2  # connections beyond one per worker thread (a call that holds two at once)
+_GALLERIES_KEPT = 1024
 
 
 class ServerState:
     def __init__(self, context_factory, *, resolvers=(), max_body: int = MAX_BODY, max_upload: int = MAX_UPLOAD,
-                 threads: int = 16, clock=utc_now):
+                 threads: int = THREADS, clock=None, token_cache_seconds: float = TOKEN_CACHE_SECONDS):
+        from ..core.base import utc_now
+        from .auth import TokenCache
+
         self._context_factory = context_factory
         self._context = None
         self._lock = threading.Lock()
         self.resolvers = list(resolvers)
         self.max_body = max_body
         self.max_upload = max_upload
-        self.clock = clock
+        self.clock = clock if clock is not None else utc_now
+        self.threads = threads
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="gallery")
+        self.tokens = TokenCache(token_cache_seconds)
+        self._galleries: dict = {}
 
     @property
     def context(self):
@@ -37,6 +48,22 @@ class ServerState:
                 if self._context is None:
                     self._context = self._context_factory()
         return self._context
+
+    def gallery(self, identity):
+        """The SQL gallery acting as ``identity``, kept between that user's requests: it is
+        stateless except for the statements it builds once per user (``_visibility_query``),
+        which a new object per request would build again every time. The user's role and
+        account are read from the database on every call, as always."""
+        key = (identity.user_id, identity.username)
+        gallery = self._galleries.get(key)
+        if gallery is None:
+            from ..core.sql_gallery import SqlGallery
+
+            gallery = SqlGallery(self.context, identity.user_id, identity.username, self.clock)
+            if len(self._galleries) >= _GALLERIES_KEPT:
+                self._galleries.clear()
+            self._galleries[key] = gallery
+        return gallery
 
     def upload_folder(self) -> Path:
         """Where verified uploads wait for the publish that names them: the artifact store's
@@ -58,12 +85,25 @@ class ServerState:
             self._context.db.dispose()
 
 
+def server_pool(threads: int) -> tuple[int | None, int | None]:
+    """(pool_size, max_overflow) of a server process's PostgreSQL pool: one connection per
+    worker thread (a call holds one at a time) plus ``POOL_OVERFLOW``, so that under load no
+    connection is opened and closed per request (a new PostgreSQL backend costs more CPU than
+    a market query). ``GALLERY_DB_POOL_SIZE`` / ``GALLERY_DB_MAX_OVERFLOW`` still decide when set."""
+    from ..store.engine import MAX_OVERFLOW_ENV, POOL_SIZE_ENV
+
+    return (None if os.environ.get(POOL_SIZE_ENV) else threads,
+            None if os.environ.get(MAX_OVERFLOW_ENV) else POOL_OVERFLOW)
+
+
 def sql_state(url: str, artifacts: str | os.PathLike | None, **options) -> ServerState:
     """A server state over the gallery at ``url`` with its artifact folder."""
+    pool_size, max_overflow = server_pool(options.get("threads", THREADS))
+
     def factory():
         from ..core.sql_gallery import sql_context
         from ..gallery import artifact_folder
 
-        return sql_context(url, artifact_folder(url, artifacts))
+        return sql_context(url, artifact_folder(url, artifacts), pool_size=pool_size, max_overflow=max_overflow)
 
     return ServerState(factory, **options)
