@@ -19,7 +19,7 @@ from tornado.ioloop import IOLoop
 
 from .. import routes as table
 from ..errors import GalleryError, InvalidInput, NotFound, TooLarge
-from ..wire import decode_argument, to_wire
+from ..wire import decode_argument, to_json
 from .auth import cached_identity, resolve
 
 log = logging.getLogger("gallery_widgets.server")
@@ -94,9 +94,10 @@ class GalleryHandlerMixin:
 
     # -- answers -----------------------------------------------------------------------------
     def send_json(self, value, status: int = 200) -> None:
+        """Answer ``value`` (JSON data, or a result the wire knows: ``wire.to_json``)."""
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+        self.finish(to_json(value))
 
     def send_gallery_error(self, exc: BaseException) -> None:
         status, body = error_body(exc)
@@ -249,7 +250,7 @@ class RouteHandlerMixin(GalleryHandlerMixin):
             return self.finish(result)
         if route.response == "stream":
             return await self._stream(result)
-        self.send_json(to_wire(result))
+        self.send_json(result)
 
     async def _stream(self, stream) -> None:
         self.set_header("Content-Type", "application/zip")
