@@ -5,8 +5,11 @@ same database, and prints:
 
 - one client's market query round trip (p50/p95, sequential, one connection);
 - a mixed load from ``--clients`` concurrent clients (70 % market queries, 20 % details,
-  10 % favorite/subscribe), bounded by ``--requests`` and ``--seconds``: requests/s, p50/p95,
-  errors;
+  10 % favorite/subscribe), bounded by ``--requests`` and ``--seconds``: requests/s, min/p50/p95,
+  errors, and the CPU each request cost the server processes, PostgreSQL (when it runs on this
+  machine) and the load generator itself. The clients are ``loadclient.LoadClient`` (keep-alive
+  HTTP/1.1, ~0.1 ms of CPU a request) unless ``--load-client httpx`` (~2 ms a request: on a
+  2-core machine that is CPU the servers do not get);
 - a fresh process doing ``gw.open(url, token=…)`` + ``import_algorithm`` of a cached artifact;
 - uploading a 100 MB archive (``PUT /uploads/{sha256}``: transfer and hashing, no scan).
 
@@ -34,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import httpx  # noqa: E402
 
 from bench_core import postgres_schema_url  # noqa: E402
+from loadclient import LoadClient  # noqa: E402
 from seed import seed  # noqa: E402
 
 KINDS = ("algorithm", "model", "workflow")
@@ -87,39 +91,112 @@ def single_client(base: str, token: str, repeat: int) -> list[float]:
 
 
 async def mixed_load(bases: list[str], tokens: list[str], ids: list[str], clients: int, requests: int,
-                     seconds: float) -> dict:
+                     seconds: float, load_client: str = "raw") -> dict:
     samples: list[float] = []
     errors: list[str] = []
     counter = {"sent": 0}
     deadline = time.monotonic() + seconds
 
+    def connect(n: int):
+        headers = {"Authorization": f"Bearer {tokens[n % len(tokens)]}"}
+        if load_client == "httpx":
+            return _Httpx(httpx.AsyncClient(base_url=bases[n % len(bases)], headers=headers, timeout=30))
+        return LoadClient(bases[n % len(bases)], headers, timeout=30)
+
     async def client(n: int) -> None:
         rng = random.Random(n)
-        headers = {"Authorization": f"Bearer {tokens[n % len(tokens)]}"}
-        async with httpx.AsyncClient(base_url=bases[n % len(bases)], headers=headers, timeout=30) as http:
+        async with connect(n) as http:
             while counter["sent"] < requests and time.monotonic() < deadline:
                 counter["sent"] += 1
                 roll = rng.random()
                 cid = rng.choice(ids)
                 start = time.perf_counter()
                 if roll < 0.7:
-                    response = await http.get("/gallery/api/v1/assets", params=market_params(rng))
+                    status, body = await http.request("GET", "/gallery/api/v1/assets", params=market_params(rng))
                 elif roll < 0.9:
-                    response = await http.get(f"/gallery/api/v1/assets/{cid}")
+                    status, body = await http.request("GET", f"/gallery/api/v1/assets/{cid}")
                 elif roll < 0.95:
-                    response = await http.put(f"/gallery/api/v1/assets/{cid}/favorite", json={})
+                    status, body = await http.request("PUT", f"/gallery/api/v1/assets/{cid}/favorite", json_body={})
                 else:
-                    response = await http.post(f"/gallery/api/v1/assets/{cid}/subscription",
-                                               json={"accept_constraints": True, "accept_agreements": True})
+                    status, body = await http.request("POST", f"/gallery/api/v1/assets/{cid}/subscription",
+                                                      json_body={"accept_constraints": True, "accept_agreements": True})
                 samples.append(time.perf_counter() - start)
-                if response.status_code >= 400 and not (response.status_code == 409):
-                    errors.append(f"{response.status_code} {response.text[:120]}")
+                if status >= 400 and not (status == 409):
+                    errors.append(f"{status} {body[:120].decode(errors='replace')}")
 
     start = time.perf_counter()
     await asyncio.gather(*(client(n) for n in range(clients)))
     elapsed = time.perf_counter() - start
-    return {"requests": len(samples), "seconds": elapsed, "rps": len(samples) / elapsed,
+    return {"requests": len(samples), "seconds": elapsed, "rps": len(samples) / elapsed, "min": min(samples) * 1000,
             "p50": pct(samples, 0.5), "p95": pct(samples, 0.95), "errors": errors}
+
+
+class _Httpx:
+    """httpx.AsyncClient behind LoadClient's interface (``--load-client httpx``)."""
+
+    def __init__(self, client: httpx.AsyncClient):
+        self.client = client
+
+    async def request(self, method: str, path: str, *, params=None, json_body=None) -> tuple[int, bytes]:
+        response = await self.client.request(method, path, params=params, json=json_body)
+        return response.status_code, response.content
+
+    async def __aenter__(self):
+        await self.client.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc):
+        await self.client.__aexit__(*exc)
+
+
+def cpu_seconds(pids) -> dict[int, float]:
+    """User + system CPU seconds of each of these processes so far (Linux /proc; gone ones left out)."""
+    seconds = {}
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            seconds[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            pass
+    return seconds
+
+
+def postgres_pids() -> list[int]:
+    """The PostgreSQL server's processes on this machine (none when it runs elsewhere)."""
+    pids = []
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else ():
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/comm") as comm:
+                    if comm.read().strip() == "postgres":
+                        pids.append(int(entry))
+            except OSError:
+                pass
+    return pids
+
+
+def cpu_per_request(run, processes, requests_made):
+    """``run()``'s result and the CPU ms per request it cost: the servers, PostgreSQL (every
+    backend alive at the end, including those the servers' pools opened meanwhile) and this
+    process (the load generator)."""
+    servers = [p.pid for p in processes]
+    before_servers, before_pg, before_me = cpu_seconds(servers), cpu_seconds(postgres_pids()), time.process_time()
+    result = run()
+    after_servers, after_pg, after_me = cpu_seconds(servers), cpu_seconds(postgres_pids()), time.process_time()
+    count = max(1, requests_made(result))
+
+    def spent(before, after):
+        return sum(value - before.get(pid, 0.0) for pid, value in after.items()) * 1000 / count
+
+    return result, [spent(before_servers, after_servers), spent(before_pg, after_pg), (after_me - before_me) * 1000 / count]
+
+
+def load_average() -> str:
+    try:
+        return "load average " + " ".join(open("/proc/loadavg").read().split()[:3])
+    except OSError:
+        return "load average unknown"
 
 
 FRESH_IMPORT = """
@@ -142,6 +219,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--repeat", type=int, default=200)
     parser.add_argument("--upload-mb", type=int, default=100)
+    parser.add_argument("--load-client", choices=("raw", "httpx"), default="raw",
+                        help="the mixed load's clients: loadclient.LoadClient (default) or httpx.AsyncClient")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="gw-bench-server-"))
@@ -170,14 +249,23 @@ def main() -> None:
                                                                        "page_size": 100}).json()["items"]
                    if a["visibility"] == "public"]
 
+        print(f"before the measures: {load_average()}")
         single = single_client(bases[0], tokens[0], args.repeat)
-        print(f"one client, market query round trip: p50 {pct(single, 0.5):.1f} ms, p95 {pct(single, 0.95):.1f} ms "
-              f"(target p50 ≤ 15 ms)")
+        print(f"one client (httpx), market query round trip: min {min(single) * 1000:.1f} ms, p50 {pct(single, 0.5):.1f} "
+              f"ms, p95 {pct(single, 0.95):.1f} ms (target p50 ≤ 15 ms)")
 
-        load = asyncio.run(mixed_load(bases, tokens, ids, args.clients, args.requests, args.seconds))
-        print(f"mixed load, {args.clients} clients: {load['requests']:,} requests in {load['seconds']:.1f} s = "
-              f"{load['rps']:.0f} requests/s, p50 {load['p50']:.1f} ms, p95 {load['p95']:.1f} ms, "
-              f"{len(load['errors'])} errors (target ≥ 400/s, p95 ≤ 60 ms, 0 errors)")
+        load, (cpu_servers, cpu_pg, cpu_client) = cpu_per_request(
+            lambda: asyncio.run(mixed_load(bases, tokens, ids, args.clients, args.requests, args.seconds,
+                                           args.load_client)), processes, lambda result: result["requests"])
+        print(f"mixed load, {args.clients} clients ({args.load_client}): {load['requests']:,} requests in "
+              f"{load['seconds']:.1f} s = {load['rps']:.0f} requests/s, min {load['min']:.1f} ms, p50 {load['p50']:.1f} "
+              f"ms, p95 {load['p95']:.1f} ms, {len(load['errors'])} errors (target ≥ 400/s, p95 ≤ 60 ms, 0 errors); "
+              f"{load_average()}")
+        cores = os.cpu_count() or 1
+        print(f"  CPU per request: servers {cpu_servers:.2f} ms, PostgreSQL {cpu_pg:.2f} ms"
+              f"{'' if cpu_pg else ' (not on this machine?)'}, load generator {cpu_client:.2f} ms; {cores} cores "
+              f"would serve at most {cores * 1000 / max(0.01, cpu_servers + cpu_pg):.0f} requests/s without the "
+              "load generator")
         for error in load["errors"][:5]:
             print("  error:", error)
 
