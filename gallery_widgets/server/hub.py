@@ -88,6 +88,10 @@ class HubResolver:
     def __init__(self, state, auth=None):
         self.state = state
         self.auth = auth if auth is not None else hub_auth()
+        # Hub user name -> the gallery account of that name. An account, once there, stays (with
+        # the same id and name); the Hub's answer about the token is asked on every request
+        # (HubAuth caches it). Saves a write transaction (ensure_account) per request.
+        self._accounts: dict = {}
 
     def __call__(self, handler):
         from ..core.tokens import TOKEN_PREFIX, ensure_account
@@ -101,7 +105,13 @@ class HubResolver:
             # which this server does not grant); every gallery call sends JSON.
             raise _refused("A browser session may only send JSON to the gallery (Content-Type: application/json).")
         name = hub_user(self.auth, token)
-        return ensure_account(self.state.context, name, clock=self.state.clock)
+        identity = self._accounts.get(name)
+        if identity is None:
+            identity = ensure_account(self.state.context, name, clock=self.state.clock)
+            if len(self._accounts) >= 10_000:
+                self._accounts.clear()
+            self._accounts[name] = identity
+        return identity
 
 
 def _is_json(handler) -> bool:
