@@ -117,23 +117,30 @@ def start_servers(url: str, artifacts: str, count: int, threads: int, env: dict)
 
 
 async def client_loop(index: int, client: dict, base: str, sample: list, deadline: float, results: list,
-                      rng: random.Random) -> None:
-    import httpx
-
+                      rng: random.Random, load_client: str = "raw") -> None:
     from seed import TOPICS
 
     kinds, weights = zip(*WEIGHTS.items())
     headers = {"Authorization": f"Bearer {client['token']}"}
     favored: set[str] = set()
-    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as http:
+    if load_client == "httpx":
+        import httpx
 
-        async def call(kind, method, path, **kwargs):
+        from bench_server import _Httpx
+
+        connection, failures = _Httpx(httpx.AsyncClient(base_url=base, headers=headers, timeout=30)), httpx.HTTPError
+    else:
+        from loadclient import LoadClient
+
+        connection, failures = LoadClient(base, headers, timeout=30), (OSError, asyncio.TimeoutError, ValueError,
+                                                                         asyncio.IncompleteReadError)
+    async with connection as http:
+
+        async def call(kind, method, path, params=None, json=None):
             started = time.perf_counter()
             try:
-                response = await http.request(method, path, **kwargs)
-                status = response.status_code
-                body = response.content
-            except httpx.HTTPError as exc:
+                status, body = await http.request(method, path, params=params, json_body=json)
+            except failures as exc:
                 status, body = 599, str(exc).encode()
             results.append((kind, status, time.perf_counter() - started))
             return status, body
@@ -172,12 +179,12 @@ async def client_loop(index: int, client: dict, base: str, sample: list, deadlin
                                json={})
 
 
-async def load(clients: list, servers: list, sample: list, seconds: float) -> list:
+async def load(clients: list, servers: list, sample: list, seconds: float, load_client: str = "raw") -> list:
     results: list = []
     deadline = time.perf_counter() + seconds
     rng = random.Random(11)
     await asyncio.gather(*(client_loop(i, c, servers[i % len(servers)][1], sample, deadline, results,
-                                       random.Random(rng.random())) for i, c in enumerate(clients)))
+                                       random.Random(rng.random()), load_client) for i, c in enumerate(clients)))
     return results
 
 
@@ -191,7 +198,7 @@ def report(results: list, seconds: float) -> None:
     total = len(results)
     every = [latency for _, _, latency in results]
     print(f"\n{total:,} requests in {seconds:.0f} s: {total / seconds:,.0f} requests/s   "
-          f"p50 {statistics.median(every) * 1000:.1f} ms   p95 {percentile(every, 0.95) * 1000:.1f} ms   "
+          f"min {min(every) * 1000:.1f} ms   p50 {statistics.median(every) * 1000:.1f} ms   p95 {percentile(every, 0.95) * 1000:.1f} ms   "
           f"p99 {percentile(every, 0.99) * 1000:.1f} ms   errors {sum(errors.values())}")
     for kind, samples in sorted(by_kind.items()):
         print(f"  {kind:18} {len(samples):7,}   p50 {statistics.median(samples) * 1000:7.1f} ms   "
@@ -208,7 +215,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=64)
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--processes", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=16, help="worker threads per server process")
+    parser.add_argument("--threads", type=int, default=8, help="worker threads per server process (serve's default)")
+    parser.add_argument("--load-client", choices=("raw", "httpx"), default="raw",
+                        help="the clients: loadclient.LoadClient (default, ~0.1 ms CPU a request) or httpx (~2 ms)")
     parser.add_argument("--artifacts-count", type=int, default=400, help="distinct artifacts to import")
     args = parser.parse_args()
 
@@ -226,9 +235,16 @@ def main() -> None:
         env = {**os.environ, **s3.env}
         servers = start_servers(url, artifacts, args.processes, args.threads, env)
         print(f"{args.processes} server process(es), {args.clients} clients, {args.seconds:.0f} s", flush=True)
+        from bench_server import cpu_per_request, load_average
+
+        print(f"before the load: {load_average()}", flush=True)
         started = time.perf_counter()
-        results = asyncio.run(load(prepared["clients"], servers, prepared["sample"], args.seconds))
+        results, (cpu_servers, cpu_pg, cpu_client) = cpu_per_request(
+            lambda: asyncio.run(load(prepared["clients"], servers, prepared["sample"], args.seconds, args.load_client)),
+            [process for process, _ in servers], len)
         report(results, time.perf_counter() - started)
+        print(f"  CPU per request: servers {cpu_servers:.2f} ms, PostgreSQL {cpu_pg:.2f} ms, load generator "
+              f"{cpu_client:.2f} ms ({args.load_client} clients); {load_average()}")
     finally:
         for process, _ in servers:
             if process.poll() is None:
