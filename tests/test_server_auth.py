@@ -400,3 +400,37 @@ def test_t6_a_server_that_is_not_there_is_a_clear_storage_error(tmp_path):
         port = sock.getsockname()[1]
     with pytest.raises(gw.StorageError, match="could not be reached"):
         gw.open(f"http://127.0.0.1:{port}", token="gw_x")
+
+
+def test_t5_artifacts_download_whole_small_or_streamed_large_and_a_changed_one_is_refused(server, make_source,
+                                                                                          tmp_path, monkeypatch,
+                                                                                          request):
+    """A small artifact is read (and its digest checked) in the call's own worker trip and sent
+    with its length; one over a chunk (1 MiB) is streamed chunk by chunk. Both arrive verified;
+    an artifact whose stored bytes changed is refused, never served."""
+    import os
+
+    from gallery_widgets.server.handlers import CHUNK
+
+    monkeypatch.setenv("GALLERY_HOME", str(tmp_path / "kernel-home"))
+    server = GalleryServer(server.db_url, server.artifacts, tmp_path / "roomy.log")  # the default upload limit
+    request.addfinalizer(server.stop)
+    token = server.token_for("alice")
+    alice = gw.open(server.url, token=token)
+    small = alice.publish(make_source(), title="Small", visibility="public", agree=True)
+    large = alice.publish(make_source(extra_files={"weights.txt": os.urandom(CHUNK * 2).hex()}), title="Large",
+                          visibility="public", agree=True)
+    headers = {"Authorization": f"Bearer {token}"}
+    for asset, streamed in ((small, False), (large, True)):
+        digest = asset.versions[0].digest
+        response = httpx.get(f"{server.api}/artifacts/{digest}", headers=headers, timeout=60)
+        assert response.status_code == 200 and hashlib.sha256(response.content).hexdigest() == digest
+        assert (response.headers.get("Transfer-Encoding") == "chunked") is streamed
+        assert (len(response.content) > CHUNK) is streamed
+        assert alice.import_algorithm(asset.content_id).version == asset.versions[0].version
+    digest = small.versions[0].digest
+    blob = server.artifacts / "sha256" / digest[:2] / digest[2:]
+    blob.chmod(0o644)
+    blob.write_bytes(b"changed on the disk")
+    response = httpx.get(f"{server.api}/artifacts/{digest}", headers=headers, timeout=60)
+    assert response.status_code == 500 and response.json()["error"]["code"] == "tampered_artifact"

@@ -173,6 +173,8 @@ class RouteHandlerMixin(GalleryHandlerMixin):
             if route.method == "me":
                 return gallery.me
             result = getattr(gallery, route.method)(**arguments)
+            if route.response == "stream":  # the first bytes come with the call: one worker trip for a small artifact
+                return _first_bytes(result)
             if route.method == "revoke_token":  # refused by this process at once (auth.TokenCache)
                 self.state.tokens.forget_user(self.identity.user_id)
             return result
@@ -252,18 +254,44 @@ class RouteHandlerMixin(GalleryHandlerMixin):
             return await self._stream(result)
         self.send_json(result)
 
-    async def _stream(self, stream) -> None:
+    async def _stream(self, opened) -> None:
+        stream, chunk, done = opened
         self.set_header("Content-Type", "application/zip")
+        if done:  # read whole (and checked) in the call's own worker trip: sent with its length
+            return self.finish(chunk)
         try:
             while True:
-                chunk = await self.run(stream.read, CHUNK)
-                if not chunk:
+                if chunk:
+                    self.write(chunk)
+                    await self.flush()
+                if done:
                     break
-                self.write(chunk)
-                await self.flush()
+                chunk, done = await self.run(_read_some, stream)
         finally:
-            stream.close()
+            if not done:
+                stream.close()
         self.finish()
+
+
+def _read_some(stream) -> tuple[bytes, bool]:
+    """Up to about ``CHUNK`` bytes of ``stream`` and whether it ended (then it is closed)."""
+    chunk = stream.read(CHUNK)
+    if len(chunk) < CHUNK:
+        more = stream.read(CHUNK) if chunk else b""
+        if not more:
+            stream.close()  # the read that met the end checked the digest (TamperedArtifact)
+            return chunk, True
+        chunk += more
+    return chunk, False
+
+
+def _first_bytes(stream) -> tuple:
+    """(stream, first bytes, ended) for ``_stream``; the stream is closed if reading fails."""
+    try:
+        return (stream, *_read_some(stream))
+    except BaseException:
+        stream.close()
+        raise
 
 
 def _discard(paths) -> None:
