@@ -111,34 +111,24 @@ def cmd_set_role(args) -> int:
     return 0
 
 
-def _days(value: str) -> int:
-    try:
-        days = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of days") from None
-    if not 1 <= days <= 3650:
-        raise argparse.ArgumentTypeError("a token expires after 1 to 3650 days")
-    return days
+def _bounded(number, what: str, low, high, outside: str):
+    """An argparse type: ``number(value)`` within [low, high], or a message that says why not."""
+
+    def parse(value: str):
+        try:
+            parsed = number(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{value!r} is not {what}") from None
+        if not low <= parsed <= high:
+            raise argparse.ArgumentTypeError(outside)
+        return parsed
+
+    return parse
 
 
-def _threads(value: str) -> int:
-    try:
-        threads = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of threads") from None
-    if not 1 <= threads <= 256:
-        raise argparse.ArgumentTypeError("use 1 to 256 worker threads")
-    return threads
-
-
-def _seconds(value: str) -> float:
-    try:
-        seconds = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
-    if not 0 <= seconds <= 300:
-        raise argparse.ArgumentTypeError("the token cache keeps a token 0 to 300 seconds")
-    return seconds
+_days = _bounded(int, "a whole number of days", 1, 3650, "a token expires after 1 to 3650 days")
+_threads = _bounded(int, "a whole number of threads", 1, 256, "use 1 to 256 worker threads")
+_seconds = _bounded(float, "a number of seconds", 0, 300, "the token cache keeps a token 0 to 300 seconds")
 
 
 def _megabytes(value: str) -> int:
