@@ -258,7 +258,7 @@ class _SqliteIndex:
         else:
             own = f"({self.facet(f'zzr{q.kind}')} AND {self.facet(_user_token(q.username))})"
             visible = f"({self.facet(f'zzp{q.kind}')} OR {own})"
-        parts = [visible] + [self.facet(t) for t in _filter_tokens(q)]
+        parts = [visible] + [self.facet(t) for t in filter_tokens(q)]
         if q.words:
             parts.append(self.words(q.words))
         return " AND ".join(parts)
@@ -275,7 +275,7 @@ class _SqliteIndex:
         return self.ids(expression).order_by(text("rank"))
 
 
-def _filter_tokens(q: MarketQuery) -> list[str]:
+def filter_tokens(q: MarketQuery) -> list[str]:
     tokens = [_category_token(c) for c in q.categories]
     if q.tab in FLAG_TOKENS:
         tokens.append(FLAG_TOKENS[q.tab])

@@ -1,9 +1,10 @@
 """The PostgreSQL market query (``search.run_market_query`` on PostgreSQL).
 
-Only the words are read from ``asset_search.vector``'s GIN index, and only when they are
-rare: counting a common word or the facet tokens there is a bitmap of 30,000-90,000
-postings (30-160 ms). Kind, visibility, flags and categories are the core's SQL filters
-over btree indexes. docs/benchmarks.md has the profile and the figures;
+The words are read from ``asset_search.vector``'s GIN index only when they are rare,
+alone or together with the page's facet tokens (kind, categories, tab): reading and
+rechecking every match of a common word is a bitmap of 30,000-90,000 rows (30-160 ms).
+Visibility, kind, flags and categories are always the core's SQL filters over btree
+indexes, so the index only ever narrows what is read, never what a user sees. docs/benchmarks.md has the profile and the figures;
 tests/test_postgres_plans.py checks the plans.
 """
 
@@ -13,23 +14,30 @@ import time
 
 from sqlalchemy import column, desc, exists, func, literal_column, select, table
 
-from .search import MarketQuery, MarketResult, count_limit
+from .search import MarketQuery, MarketResult, count_limit, filter_tokens
 
 # A word query matching at most this many assets is read from the GIN index as a set (sorted
 # afterwards); a more common one is checked row by row while walking a sort index.
 RARE_WORDS = 1000
 _WORDS_TTL_S = 60.0
-_word_sizes: dict[tuple[str, tuple[str, ...]], tuple[float, int]] = {}
+_word_sizes: dict[tuple[str, str], tuple[float, int]] = {}
 
 
 class _WordIndex:
-    """``asset_search.vector``: search_doc at weight A (facet tokens at D, unused here)."""
+    """``asset_search.vector``: search_doc at weight A, facet tokens at D."""
 
     search = table("asset_search", column("asset_id"), column("vector"))
 
     @staticmethod
     def words(words) -> str:
         return " & ".join(f"{w}:*A" for w in words)
+
+    @staticmethod
+    def facets(q: MarketQuery) -> str:
+        """The facet tokens every asset of ``q``'s page has: released in its kind, its
+        categories and its tab's flag. A superset of what the user sees: the core's
+        visibility filter still decides."""
+        return " & ".join(f"{token}:D" for token in [f"zzr{q.kind}", *filter_tokens(q)])
 
     def ids(self, expression: str):
         return select(self.search.c.asset_id).where(
@@ -40,8 +48,9 @@ def run_postgres(session, q: MarketQuery, assets, order, summary=None) -> Market
     """PostgreSQL: the core's SQL filters plus one of two word checks, chosen here so the
     planner never has to guess how common a word is (a wrong guess walks 88,000 postings):
 
-    - a rare word (at most ``RARE_WORDS`` assets say it): ``id IN (GIN set)``; the set is
-      small, so its exact total is a window count over it;
+    - a rare word (at most ``RARE_WORDS`` assets say it, alone or among the released assets
+      of the page's kind, categories and tab): ``id IN (GIN set)``; the set is small, so its
+      exact total is a window count over it;
     - a common word, or none: the word is checked row by row (EXISTS on ``asset_search``'s
       primary key) while a sort index is walked until the page is full; the total is a
       separate count (an InitPlan) that stops after ``count_limit(q) + 1`` rows.
@@ -58,10 +67,16 @@ def run_postgres(session, q: MarketQuery, assets, order, summary=None) -> Market
     conditions = list(q.filters)
     rare = False
     if q.words:
-        query = func.to_tsquery("simple", index.words(q.words))
-        rare = _word_matches(session, index, q.words) <= RARE_WORDS
+        expression = index.words(q.words)
+        rare = _matches(session, index, expression) <= RARE_WORDS
+        if not rare and q.tab != "favorites":
+            # A common word may still be rare in this kind, category or tab: the GIN index
+            # intersects the word's postings with the facet tokens' in a millisecond or two.
+            narrowed = f"{expression} & {index.facets(q)}"
+            if _matches(session, index, narrowed) <= RARE_WORDS:
+                expression, rare = narrowed, True
         if rare:
-            conditions.append(assets.id.in_(select(index.search.c.asset_id).where(index.search.c.vector.op("@@")(query))))
+            conditions.append(assets.id.in_(index.ids(expression)))
         else:
             conditions.append(exists(index.ids(index.words(q.words)).where(index.search.c.asset_id == assets.id)))
     if order is None and q.words and q.tab != "favorites":  # relevance: rank the matches inside PostgreSQL
@@ -107,17 +122,17 @@ def _page_columns(summary, assets):
 
 _CATEGORIES = table("asset_categories", column("asset_id"), column("category"), column("position"))
 
-def _word_matches(session, index, words) -> int:
-    """How many assets say every word, counted up to ``RARE_WORDS + 1`` and kept a minute
-    (it only chooses a plan; no user sees it). Rare words are counted from the GIN index;
-    for common ones PostgreSQL stops a scan after ``RARE_WORDS + 1`` rows."""
-    key = (str(session.get_bind().url), tuple(words))
+def _matches(session, index, expression: str) -> int:
+    """How many assets match the tsquery ``expression``, counted up to ``RARE_WORDS + 1`` and
+    kept a minute (it only chooses a plan; no user sees it). Rare words are counted from the
+    GIN index; for common ones PostgreSQL stops a scan after ``RARE_WORDS + 1`` rows."""
+    key = (str(session.get_bind().url), expression)
     now = time.monotonic()
     cached = _word_sizes.get(key)
     if cached is not None and now - cached[0] < _WORDS_TTL_S:
         return cached[1]
     found = session.scalar(select(func.count()).select_from(
-        index.ids(index.words(words)).limit(RARE_WORDS + 1).subquery()))
+        index.ids(expression).limit(RARE_WORDS + 1).subquery()))
     if len(_word_sizes) > 4096:
         _word_sizes.clear()
     _word_sizes[key] = (now, found)
