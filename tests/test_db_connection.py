@@ -7,12 +7,15 @@ from __future__ import annotations
 import socket
 
 import pytest
+import sqlalchemy
 from sqlalchemy.engine import make_url
 
 import gallery_widgets as gw
 from gallery_widgets.core import sql_gallery
+from gallery_widgets.errors import DatabaseUnavailable
+from gallery_widgets.store import engine as engine_module
 
-from conftest import POSTGRES_URL
+from conftest import POSTGRES_URL, gw_url
 
 needs_postgres = pytest.mark.skipif(
     not POSTGRES_URL, reason="PostgreSQL tests need GALLERY_TEST_POSTGRES_URL (e.g. postgresql://postgres@127.0.0.1/test)"
@@ -99,3 +102,56 @@ def test_o8_bad_pool_size_is_refused(tmp_path, monkeypatch, options, env, named)
     with pytest.raises(gw.InvalidInput, match=named):
         gw.open(f"sqlite:///{tmp_path / 'gallery.db'}", user="alice", **options)
     assert not (tmp_path / "gallery.db").exists()
+
+
+def _terminate_backend_of(g) -> int:
+    """Kill, from another connection, the server process behind ``g``'s one pooled connection."""
+    with g._db.engine.connect() as conn:
+        pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    killer = sqlalchemy.create_engine(gw_url(POSTGRES_URL))
+    try:
+        with killer.begin() as conn:
+            assert conn.exec_driver_sql(f"SELECT pg_terminate_backend({pid})").scalar()
+    finally:
+        killer.dispose()
+    return pid
+
+
+def test_o7_a_pooled_connection_dropped_while_idle_is_replaced_before_use(postgres_url, tmp_path, monkeypatch):
+    g = gw.open(postgres_url, user="alice", artifacts=tmp_path / "a", pool_size=1, max_overflow=0)
+    try:
+        g.search(kind="algorithm")
+        killed = _terminate_backend_of(g)
+        monkeypatch.setattr(engine_module, "IDLE_PING_S", 0.0)  # every pooled connection counts as idle
+        assert g.search(kind="algorithm").total == 0
+        with g._db.engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT pg_backend_pid()").scalar() != killed
+    finally:
+        g.close()
+
+
+def test_o7_a_connection_dropped_in_steady_use_fails_one_call_cleanly_then_calls_work(postgres_url, tmp_path,
+                                                                                      monkeypatch):
+    monkeypatch.setattr(engine_module, "IDLE_PING_S", 3600.0)  # no ping: the call itself meets the dead connection
+    g = gw.open(postgres_url, user="alice", artifacts=tmp_path / "a", pool_size=1, max_overflow=0)
+    try:
+        g.search(kind="algorithm")
+        _terminate_backend_of(g)
+        with pytest.raises(DatabaseUnavailable, match="cannot be reached"):
+            g.search(kind="algorithm")
+        assert g.search(kind="algorithm").total == 0
+    finally:
+        g.close()
+
+
+def test_o8_postgresql_reads_run_without_a_transaction_writes_within_one(postgres_url, tmp_path):
+    g = gw.open(postgres_url, user="alice", artifacts=tmp_path / "a")
+    try:
+        with g._db.read() as session:
+            assert session.connection().connection.driver_connection.autocommit is True
+        with g._db.write() as session:
+            assert session.connection().connection.driver_connection.autocommit is False
+        with g._db.read() as session:  # the pool hands the connection back in the state each needs
+            assert session.connection().connection.driver_connection.autocommit is True
+    finally:
+        g.close()

@@ -16,12 +16,13 @@ import contextlib
 import functools
 import os
 import re
+import time
 from pathlib import Path
 from urllib.parse import quote
 
 from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session
 
 from ..errors import DatabaseUnavailable, InvalidInput, SchemaOutdated, StorageError
@@ -33,6 +34,9 @@ BUSY_TIMEOUT_S = 60
 POOL_SIZE_ENV, MAX_OVERFLOW_ENV = "GALLERY_DB_POOL_SIZE", "GALLERY_DB_MAX_OVERFLOW"
 DEFAULT_POOL_SIZE, DEFAULT_MAX_OVERFLOW = 5, 10
 CONNECT_TIMEOUT_S = 10
+# A pooled PostgreSQL connection idle this long is pinged before use (a restarted server or a
+# firewall may have dropped it); one in steady use is not: a ping per call is a round trip.
+IDLE_PING_S = 10.0
 _MIGRATIONS = Path(__file__).parent / "migrations" / "versions"
 _REVISION_LINE = re.compile(r"^(down_revision|revision)\s*(?::[^=]*)?=\s*(.+?)\s*$", re.MULTILINE)
 
@@ -131,12 +135,34 @@ def make_engine(url: str, *, pool_size=None, max_overflow=None) -> Engine:
     connect_args = {"prepare_threshold": None}
     if "connect_timeout" not in make_url(url).query:
         connect_args["connect_timeout"] = CONNECT_TIMEOUT_S
-    engine = create_engine(
-        url, pool_pre_ping=True, pool_size=size, max_overflow=overflow, connect_args=connect_args
-    )
+    engine = create_engine(url, pool_size=size, max_overflow=overflow, connect_args=connect_args)
     _unavailable_as_gallery_error(engine)
     event.listen(engine, "connect", _tune_postgres_planner)
+    _ping_when_idle(engine)
     return engine
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """SQLAlchemy's ``pool_pre_ping``, but only for a connection that sat in the pool for
+    ``IDLE_PING_S``: a dead one is replaced before the call uses it (the pool retries on
+    ``DisconnectionError``). A connection that dies while in steady use fails its call with
+    ``DatabaseUnavailable`` and the pool drops every connection opened before."""
+
+    @event.listens_for(engine, "checkin")
+    def _note_idle(_dbapi_connection, record):
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_connection, record, _proxy):
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < IDLE_PING_S:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            if engine.dialect.is_disconnect(exc, dbapi_connection, None):
+                raise DisconnectionError(str(exc)) from exc
+            raise
 
 
 # The gallery's statements read a page, a row or a capped count: a few hundred rows over
@@ -256,11 +282,16 @@ class Database:
         self.dialect = self.engine.dialect.name
         self.read_only = self.dialect == "sqlite" and self.engine.url.query.get("mode") == "ro"
         self._writer = self.engine.execution_options(gallery_write=True)
+        # PostgreSQL reads run in autocommit: READ COMMITTED gives every statement its own
+        # snapshot anyway, so a read transaction only added a BEGIN and a COMMIT round trip.
+        self._reader = (self.engine.execution_options(isolation_level="AUTOCOMMIT")
+                        if self.dialect == "postgresql" else self.engine)
 
     @contextlib.contextmanager
     def read(self):
+        """A session for reading only: on PostgreSQL each statement commits on its own."""
         with self.faults():
-            with Session(self.engine, expire_on_commit=False, autoflush=False) as session:
+            with Session(self._reader, expire_on_commit=False, autoflush=False) as session:
                 with session.begin():
                     yield session
 
@@ -398,13 +429,21 @@ class Database:
             finally:
                 os.close(folder)
         else:
-            with self.engine.connect() as conn:
-                conn.execute(text("SELECT pg_advisory_lock(72815301)"))
-                try:
-                    yield
-                finally:
-                    conn.execute(text("SELECT pg_advisory_unlock(72815301)"))
-                    conn.commit()
+            # On a connection of its own, outside the pool: the migrations under the lock need
+            # pooled connections, and a pool of one would wait for itself.
+            from sqlalchemy.pool import NullPool
+
+            locker = create_engine(self.engine.url, poolclass=NullPool)
+            try:
+                with locker.connect() as conn:
+                    conn.execute(text("SELECT pg_advisory_lock(72815301)"))
+                    try:
+                        yield
+                    finally:
+                        conn.execute(text("SELECT pg_advisory_unlock(72815301)"))
+                        conn.commit()
+            finally:
+                locker.dispose()
 
 
 def relaxed_commit(session) -> None:
