@@ -49,10 +49,11 @@ def pct(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
-def start_server(url: str, artifacts: Path, log: Path) -> tuple[subprocess.Popen, str]:
-    process = subprocess.Popen([sys.executable, "-m", "gallery_widgets", "serve", "--url", url, "--artifacts",
-                                str(artifacts), "--port", "0"], stdout=subprocess.PIPE, stderr=open(log, "w"),
-                               text=True)
+def start_server(url: str, artifacts: Path, log: Path, threads: int | None = None) -> tuple[subprocess.Popen, str]:
+    command = [sys.executable, "-m", "gallery_widgets", "serve", "--url", url, "--artifacts", str(artifacts), "--port", "0"]
+    if threads:
+        command += ["--threads", str(threads)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=open(log, "w"), text=True)
     line = process.stdout.readline()
     found = re.search(r"listening on (http://[\d.:]+)", line)
     if not found:
@@ -219,6 +220,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--repeat", type=int, default=200)
     parser.add_argument("--upload-mb", type=int, default=100)
+    parser.add_argument("--threads", type=int, help="worker threads per server process (serve's default if not given)")
     parser.add_argument("--load-client", choices=("raw", "httpx"), default="raw",
                         help="the mixed load's clients: loadclient.LoadClient (default) or httpx.AsyncClient")
     args = parser.parse_args()
@@ -237,7 +239,7 @@ def main() -> None:
               f"{time.perf_counter() - started:.1f} s; {args.servers} server process(es)")
         bases = []
         for n in range(args.servers):
-            process, base = start_server(url, artifacts, workdir / f"server{n}.log")
+            process, base = start_server(url, artifacts, workdir / f"server{n}.log", args.threads)
             processes.append(process)
             bases.append(base)
         tokens = [host_token(url, artifacts, "bench-user")] + [host_token(url, artifacts, f"user{n:04d}")

@@ -41,6 +41,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
 
+from gallery_widgets.server.state import THREADS  # noqa: E402
+
 API = "/gallery/api/v1"
 WEIGHTS = {"search": 35, "asset": 25, "comments": 10, "subscriptions": 10, "favorite": 10, "me": 5, "import": 5}
 
@@ -215,7 +217,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=64)
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--processes", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=8, help="worker threads per server process (serve's default)")
+    parser.add_argument("--threads", type=int, default=THREADS, help=f"worker threads per server process (default {THREADS}, serve's)")
     parser.add_argument("--load-client", choices=("raw", "httpx"), default="raw",
                         help="the clients: loadclient.LoadClient (default, ~0.1 ms CPU a request) or httpx (~2 ms)")
     parser.add_argument("--artifacts-count", type=int, default=400, help="distinct artifacts to import")

@@ -15,7 +15,11 @@ from pathlib import Path
 
 MAX_BODY = 8 * 1024 * 1024  # a JSON request: covers and avatars (≤ 1 MiB) travel base64 inside
 MAX_UPLOAD = 1024 * 1024 * 1024  # one archive
-THREADS = 8  # worker threads per process for gallery calls
+# Worker threads per process for gallery calls. The calls are mostly Python and short database
+# waits: more threads on the same cores only add GIL and database contention (bench_server on
+# 2 cores: 8 threads 322 requests/s, 4 threads 349, 3 threads 365). Raise it (--threads) when
+# calls wait on a slow remote object store.
+THREADS = 4
 TOKEN_CACHE_SECONDS = 5.0  # how long a checked token is trusted without asking the database again
 POOL_OVERFLOW = 2  # connections beyond one per worker thread (a call that holds two at once)
 _GALLERIES_KEPT = 1024
