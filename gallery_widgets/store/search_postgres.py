@@ -92,9 +92,20 @@ def run_postgres(session, q: MarketQuery, assets, order, summary=None) -> Market
         return select(func.count()).select_from(matches.subquery())
 
     exact_only = q.tab == "favorites" or rare  # a small set: count it whole
-    found = func.count().over() if exact_only else counted(count_limit(q)).scalar_subquery()
-    statement = page.add_columns(found.label("found")).where(*conditions).order_by(*order)
-    rows = session.execute(statement.offset(q.offset).limit(q.limit)).all()
+    if exact_only:
+        # Rank the set's ids alone (narrow rows), then build only the page's rows: a window
+        # count over the page statement itself would compute every match's categories and
+        # publisher before the LIMIT.
+        ranked = select(assets.id.label("id"), func.row_number().over(order_by=order).label("n")) \
+            .where(*conditions).cte("ranked")
+        found = select(func.count()).select_from(ranked).scalar_subquery()
+        statement = page.add_columns(found.label("found")).join(ranked, ranked.c.id == assets.id) \
+            .where(ranked.c.n > q.offset, ranked.c.n <= q.offset + q.limit).order_by(ranked.c.n)
+    else:
+        found = counted(count_limit(q)).scalar_subquery()
+        statement = page.add_columns(found.label("found")).where(*conditions).order_by(*order) \
+            .offset(q.offset).limit(q.limit)
+    rows = session.execute(statement).all()
     if rows:
         found = rows[0].found
     elif q.offset:  # a page past the end: the total (for the pager) is counted on its own
