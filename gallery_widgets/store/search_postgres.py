@@ -72,12 +72,11 @@ def run_postgres(session, q: MarketQuery, assets, order, summary=None) -> Market
         if not rare and q.tab != "favorites":
             # A common word may still be rare in this kind, category or tab: the GIN index
             # intersects the word's postings with the facet tokens' in a millisecond or two.
-            narrowed = f"{expression} & {index.facets(q)}"
-            if _matches(session, index, narrowed) <= RARE_WORDS:
-                expression, rare = narrowed, True
+            expression = f"{expression} & {index.facets(q)}"
+            rare = _matches(session, index, expression) <= RARE_WORDS
         if rare:
             conditions.append(assets.id.in_(index.ids(expression)))
-        else:
+        else:  # checked row by row while a sort index is walked
             conditions.append(exists(index.ids(index.words(q.words)).where(index.search.c.asset_id == assets.id)))
     if order is None and q.words and q.tab != "favorites":  # relevance: rank the matches inside PostgreSQL
         vector = select(index.search.c.vector).where(index.search.c.asset_id == assets.id).scalar_subquery()
