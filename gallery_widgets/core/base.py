@@ -104,8 +104,16 @@ class ServiceBase:
         )
 
     def _market_visible(self, me: UserRow):
-        """SQL condition: released assets this user may see in the market (S2)."""
-        return self._visible_condition(me, in_market=True)
+        """SQL condition: released assets this user may see in the market (S2). Built once
+        per user and kept (a market page is the hottest call; the condition never changes)."""
+        cache = self.__dict__.setdefault("_market_conditions", {})
+        key = (me.id, me.username, me.role)
+        condition = cache.get(key)
+        if condition is None:
+            if len(cache) > 16:
+                cache.clear()
+            condition = cache[key] = self._visible_condition(me, in_market=True)
+        return condition
 
     def _visibility_query(self, user: UserRow, by: str, *, for_update: bool = False):
         """``select(AssetRow)`` of the asset whose ``by`` column equals the bound parameter

@@ -10,6 +10,7 @@ tests/test_postgres_plans.py checks the plans.
 
 from __future__ import annotations
 
+import functools
 import time
 
 from sqlalchemy import column, desc, exists, func, literal_column, select, table
@@ -123,6 +124,11 @@ def _page_columns(summary, assets):
     """``summary``'s columns plus each asset's categories in order, or just the ids."""
     if summary is None:
         return select(assets.id)
+    return _summary_with_categories(summary, assets)
+
+
+@functools.lru_cache(maxsize=8)  # built once per summary (statements compare by identity)
+def _summary_with_categories(summary, assets):
     from sqlalchemy.dialects.postgresql import aggregate_order_by
 
     categories = _CATEGORIES
