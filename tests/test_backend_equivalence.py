@@ -223,6 +223,32 @@ def test_s1_v1_a_word_narrowed_by_its_facets_gives_the_same_answers(galleries, u
     assert narrowed, "no query took the narrowed path; the test would prove nothing"
 
 
+@pytest.mark.parametrize("user", ["admin", "pub1", "wl-ana", "plain"])
+def test_s2_v1_capped_totals_from_public_matches_equal_the_counted_ones(galleries, user, monkeypatch):
+    """For a mid-frequency word PostgreSQL counts the word's *public* matches in the GIN index
+    first and skips the exact count when they alone pass the cap. A cap of 5 and thresholds
+    that make every common word "mid" take that path here; totals must stay SQLite's."""
+    from gallery_widgets.store import search, search_postgres
+
+    monkeypatch.setattr(search, "TOTAL_CAP", 5)
+    monkeypatch.setattr(search_postgres, "RARE_WORDS", 3)
+    monkeypatch.setattr(search_postgres, "MID_WORDS", 10**6)
+    monkeypatch.setattr(search_postgres, "_word_sizes", {})
+    lite, pg = galleries[user]
+    rng = random.Random(f"mid-{user}")
+    capped = exact = 0
+    for query in _queries(rng, 60):
+        query["sort"] = query["sort"] if query["sort"] != "relevance" else "latest"
+        if query["tab"] == "favorites" or not query["query"].strip():
+            continue
+        for page in (1, 2):
+            a, b = _answer(lite, query, page, 2), _answer(pg, query, page, 2)
+            assert a == b, f"user {user}, {query}, page {page}: SQLite {a}, PostgreSQL {b}"
+            capped += not a[1]
+            exact += a[1] and a[0] > 0
+    assert capped and exact, "both capped and exact totals should occur, or the test proves nothing"
+
+
 def test_s2_capped_totals_are_lower_bounds_and_every_offered_page_is_full(galleries):
     lite, pg = galleries["admin"]
     for g in (lite, pg):

@@ -13,15 +13,19 @@ from __future__ import annotations
 import functools
 import time
 
-from sqlalchemy import column, desc, exists, func, literal_column, select, table
+from sqlalchemy import case, column, desc, exists, func, literal_column, select, table
 
 from .search import MarketQuery, MarketResult, count_limit, filter_tokens
 
 # A word query matching at most this many assets is read from the GIN index as a set (sorted
 # afterwards); a more common one is checked row by row while walking a sort index.
 RARE_WORDS = 1000
+# Up to this many (in the page's kind, categories and tab), a word is "mid-frequency": its
+# public matches are counted from the GIN index first, and when they alone pass the total's
+# cap, the exact capped count (a walk that checks the word row by row) is never run.
+MID_WORDS = 3000
 _WORDS_TTL_S = 60.0
-_word_sizes: dict[tuple[str, str], tuple[float, int]] = {}
+_word_sizes: dict[tuple[str, str, int], tuple[float, int]] = {}
 
 
 class _WordIndex:
@@ -34,11 +38,13 @@ class _WordIndex:
         return " & ".join(f"{w}:*A" for w in words)
 
     @staticmethod
-    def facets(q: MarketQuery) -> str:
+    def facets(q: MarketQuery, *, public: bool = False) -> str:
         """The facet tokens every asset of ``q``'s page has: released in its kind, its
         categories and its tab's flag. A superset of what the user sees: the core's
-        visibility filter still decides."""
-        return " & ".join(f"{token}:D" for token in [f"zzr{q.kind}", *filter_tokens(q)])
+        visibility filter still decides. ``public``: only the released *public* assets of
+        the kind (a subset of what anyone sees: V1)."""
+        kind = f"zzp{q.kind}" if public else f"zzr{q.kind}"
+        return " & ".join(f"{token}:D" for token in [kind, *filter_tokens(q)])
 
     def ids(self, expression: str):
         return select(self.search.c.asset_id).where(
@@ -54,7 +60,10 @@ def run_postgres(session, q: MarketQuery, assets, order, summary=None) -> Market
       exact total is a window count over it;
     - a common word, or none: the word is checked row by row (EXISTS on ``asset_search``'s
       primary key) while a sort index is walked until the page is full; the total is a
-      separate count (an InitPlan) that stops after ``count_limit(q) + 1`` rows.
+      separate count (an InitPlan) that stops after ``count_limit(q) + 1`` rows. For a
+      mid-frequency word (at most ``MID_WORDS`` in the page's facets) the word's *public*
+      matches are counted in the GIN index first: when they pass the cap, the total is
+      capped without that walk.
 
     Either way one statement returns the page's rows (``summary``'s columns and the
     categories), in order, with the total: a market page is one round trip, not six.
@@ -66,7 +75,7 @@ def run_postgres(session, q: MarketQuery, assets, order, summary=None) -> Market
     """
     index = _WordIndex()
     conditions = list(q.filters)
-    rare = False
+    rare = mid = False
     if q.words:
         expression = index.words(q.words)
         rare = _matches(session, index, expression) <= RARE_WORDS
@@ -74,7 +83,8 @@ def run_postgres(session, q: MarketQuery, assets, order, summary=None) -> Market
             # A common word may still be rare in this kind, category or tab: the GIN index
             # intersects the word's postings with the facet tokens' in a millisecond or two.
             expression = f"{expression} & {index.facets(q)}"
-            rare = _matches(session, index, expression) <= RARE_WORDS
+            found_here = _matches(session, index, expression, up_to=MID_WORDS)
+            rare, mid = found_here <= RARE_WORDS, RARE_WORDS < found_here <= MID_WORDS
         if rare:
             conditions.append(assets.id.in_(index.ids(expression)))
         else:  # checked row by row while a sort index is walked
@@ -102,7 +112,15 @@ def run_postgres(session, q: MarketQuery, assets, order, summary=None) -> Market
         statement = page.add_columns(found.label("found")).join(ranked, ranked.c.id == assets.id) \
             .where(ranked.c.n > q.offset, ranked.c.n <= q.offset + q.limit).order_by(ranked.c.n)
     else:
-        found = counted(count_limit(q)).scalar_subquery()
+        cap = count_limit(q)
+        found = counted(cap).scalar_subquery()
+        if mid:
+            # Public matches are seen by everyone: when more than the cap of them say the word,
+            # so does the user's total, and PostgreSQL never runs the walk (an InitPlan only
+            # runs when its value is needed).
+            public = f"{index.words(q.words)} & {index.facets(q, public=True)}"
+            public_found = select(func.count()).select_from(index.ids(public).limit(cap + 1).subquery())
+            found = case((public_found.scalar_subquery() > cap, cap + 1), else_=found)
         statement = page.add_columns(found.label("found")).where(*conditions).order_by(*order) \
             .offset(q.offset).limit(q.limit)
     rows = session.execute(statement).all()
@@ -138,17 +156,19 @@ def _summary_with_categories(summary, assets):
 
 _CATEGORIES = table("asset_categories", column("asset_id"), column("category"), column("position"))
 
-def _matches(session, index, expression: str) -> int:
-    """How many assets match the tsquery ``expression``, counted up to ``RARE_WORDS + 1`` and
-    kept a minute (it only chooses a plan; no user sees it). Rare words are counted from the
-    GIN index; for common ones PostgreSQL stops a scan after ``RARE_WORDS + 1`` rows."""
-    key = (str(session.get_bind().url), expression)
+def _matches(session, index, expression: str, *, up_to: int | None = None) -> int:
+    """How many assets match the tsquery ``expression``, counted up to ``up_to + 1``
+    (``RARE_WORDS + 1`` by default) and kept a minute (it only chooses a plan; no user sees
+    it). Rare words are counted from the GIN index; for common ones PostgreSQL stops a scan
+    after ``up_to + 1`` rows."""
+    up_to = RARE_WORDS if up_to is None else up_to
+    key = (str(session.get_bind().url), expression, up_to)
     now = time.monotonic()
     cached = _word_sizes.get(key)
     if cached is not None and now - cached[0] < _WORDS_TTL_S:
         return cached[1]
     found = session.scalar(select(func.count()).select_from(
-        index.ids(expression).limit(RARE_WORDS + 1).subquery()))
+        index.ids(expression).limit(up_to + 1).subquery()))
     if len(_word_sizes) > 4096:
         _word_sizes.clear()
     _word_sizes[key] = (now, found)
