@@ -4,8 +4,9 @@ The words are read from ``asset_search.vector``'s GIN index only when they are r
 alone or together with the page's facet tokens (kind, categories, tab): reading and
 rechecking every match of a common word is a bitmap of 30,000-90,000 rows (30-160 ms).
 Visibility, kind, flags and categories are always the core's SQL filters over btree
-indexes, so the index only ever narrows what is read, never what a user sees. docs/benchmarks.md has the profile and the figures;
-tests/test_postgres_plans.py checks the plans.
+indexes, so the index only ever narrows what is read, never what a user sees.
+docs/benchmarks.md has the profiles and the figures; tests/test_postgres_plans.py checks
+the plans.
 """
 
 from __future__ import annotations
@@ -56,8 +57,8 @@ def run_postgres(session, q: MarketQuery, assets, order, summary=None) -> Market
     planner never has to guess how common a word is (a wrong guess walks 88,000 postings):
 
     - a rare word (at most ``RARE_WORDS`` assets say it, alone or among the released assets
-      of the page's kind, categories and tab): ``id IN (GIN set)``; the set is small, so its
-      exact total is a window count over it;
+      of the page's kind, categories and tab): ``id IN (GIN set)``; the set is small, so it
+      is ranked whole (ids only) and its exact total counted;
     - a common word, or none: the word is checked row by row (EXISTS on ``asset_search``'s
       primary key) while a sort index is walked until the page is full; the total is a
       separate count (an InitPlan) that stops after ``count_limit(q) + 1`` rows. For a
