@@ -433,7 +433,9 @@ class Database:
             # pooled connections, and a pool of one would wait for itself.
             from sqlalchemy.pool import NullPool
 
-            locker = create_engine(self.engine.url, poolclass=NullPool)
+            timeout = {} if "connect_timeout" in self.engine.url.query else {"connect_timeout": CONNECT_TIMEOUT_S}
+            locker = create_engine(self.engine.url, poolclass=NullPool, connect_args=timeout)
+            _unavailable_as_gallery_error(locker)
             try:
                 with locker.connect() as conn:
                     conn.execute(text("SELECT pg_advisory_lock(72815301)"))
