@@ -106,30 +106,31 @@ class ServiceBase:
     def _market_visible(self, me: UserRow):
         """SQL condition: released assets this user may see in the market (S2). Built once
         per user and kept (a market page is the hottest call; the condition never changes)."""
-        cache = self.__dict__.setdefault("_market_conditions", {})
-        key = (me.id, me.username, me.role)
-        condition = cache.get(key)
-        if condition is None:
-            if len(cache) > 16:
-                cache.clear()
-            condition = cache[key] = self._visible_condition(me, in_market=True)
-        return condition
+        return self._kept(("market", me.id, me.username, me.role),
+                          lambda: self._visible_condition(me, in_market=True))
 
     def _visibility_query(self, user: UserRow, by: str, *, for_update: bool = False):
         """``select(AssetRow)`` of the asset whose ``by`` column equals the bound parameter
         ``key``, if ``user`` may see it. Built once per user and kept: a statement object
         reused as is skips SQLAlchemy's per-call cache-key work (it halves a detail read)."""
-        cache = self.__dict__.setdefault("_visibility_queries", {})
-        key = (user.id, user.username, user.role, by, for_update)
-        query = cache.get(key)
-        if query is None:
+        def build():
             query = select(AssetRow).where(getattr(AssetRow, by) == bindparam("key"), self._visible_condition(user))
             if for_update and self._db.dialect == "postgresql":
                 query = query.with_for_update(of=AssetRow)
-            if len(cache) > 256:  # several users are checked in workflow rules; keep it bounded
-                cache.clear()
-            cache[key] = query
-        return query
+            return query
+
+        return self._kept(("asset", user.id, user.username, user.role, by, for_update), build)
+
+    def _kept(self, key: tuple, build):
+        """The SQL object ``build()`` makes for ``key``, made once and kept with this gallery
+        (bounded: several users are checked in workflow rules)."""
+        kept = self.__dict__.setdefault("_kept_sql", {})
+        value = kept.get(key)
+        if value is None:
+            if len(kept) > 256:
+                kept.clear()
+            value = kept[key] = build()
+        return value
 
     def _can_see(self, session, user: UserRow, asset: AssetRow) -> bool:
         """``user`` (anyone, not only the acting user) may see ``asset`` (V1, V2)."""
