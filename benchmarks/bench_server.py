@@ -92,11 +92,16 @@ def single_client(base: str, token: str, repeat: int) -> list[float]:
 
 
 async def mixed_load(bases: list[str], tokens: list[str], ids: list[str], clients: int, requests: int,
-                     seconds: float, load_client: str = "raw") -> dict:
+                     seconds: float, load_client: str = "raw", rate: float | None = None) -> dict:
+    """Closed loop by default: each client sends its next request as soon as the last one answers.
+    With ``rate`` the clients together send ``rate`` requests/s on a fixed schedule, and a
+    latency counts from the moment a request was due, so a slow answer that delays the next
+    request is charged to that request too (no coordinated omission)."""
     samples: list[float] = []
     errors: list[str] = []
     counter = {"sent": 0}
     deadline = time.monotonic() + seconds
+    begin = time.perf_counter()
 
     def connect(n: int):
         headers = {"Authorization": f"Bearer {tokens[n % len(tokens)]}"}
@@ -106,12 +111,20 @@ async def mixed_load(bases: list[str], tokens: list[str], ids: list[str], client
 
     async def client(n: int) -> None:
         rng = random.Random(n)
+        interval = clients / rate if rate else 0.0
+        due = begin + interval * n / clients
         async with connect(n) as http:
             while counter["sent"] < requests and time.monotonic() < deadline:
                 counter["sent"] += 1
                 roll = rng.random()
                 cid = rng.choice(ids)
-                start = time.perf_counter()
+                if rate:
+                    due += interval
+                    if due > time.perf_counter():
+                        await asyncio.sleep(due - time.perf_counter())
+                    start = due
+                else:
+                    start = time.perf_counter()
                 if roll < 0.7:
                     status, body = await http.request("GET", "/gallery/api/v1/assets", params=market_params(rng))
                 elif roll < 0.9:
@@ -221,6 +234,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=200)
     parser.add_argument("--upload-mb", type=int, default=100)
     parser.add_argument("--threads", type=int, help="worker threads per server process (serve's default if not given)")
+    parser.add_argument("--rate", type=float,
+                        help="paced load: the clients together send this many requests/s (latency counted from "
+                             "when each request was due); closed loop if not given")
+    parser.add_argument("--seeded", action="store_true",
+                        help="measure the already seeded gallery at --url (benchmarks/seed.py) instead of "
+                             "seeding a temporary schema")
     parser.add_argument("--load-client", choices=("raw", "httpx"), default="raw",
                         help="the mixed load's clients: loadclient.LoadClient (default) or httpx.AsyncClient")
     args = parser.parse_args()
@@ -229,14 +248,19 @@ def main() -> None:
     artifacts = workdir / "artifacts"
     drop = None
     url = f"sqlite:///{workdir / 'gallery.db'}"
-    if args.url:
+    if args.seeded:
+        if not args.url:
+            parser.error("--seeded needs --url")
+        url = args.url
+    elif args.url:
         url, drop = postgres_schema_url(args.url)
     processes = []
     try:
-        started = time.perf_counter()
-        seed(url, args.assets, artifacts=artifacts)
-        print(f"backend: {'postgresql' if args.url else 'sqlite'}; seeded {args.assets:,} assets in "
-              f"{time.perf_counter() - started:.1f} s; {args.servers} server process(es)")
+        if not args.seeded:
+            started = time.perf_counter()
+            seed(url, args.assets, artifacts=artifacts)
+            print(f"seeded {args.assets:,} assets in {time.perf_counter() - started:.1f} s")
+        print(f"backend: {'postgresql' if args.url else 'sqlite'}; {args.servers} server process(es)")
         bases = []
         for n in range(args.servers):
             process, base = start_server(url, artifacts, workdir / f"server{n}.log", args.threads)
@@ -258,8 +282,9 @@ def main() -> None:
 
         load, (cpu_servers, cpu_pg, cpu_client) = cpu_per_request(
             lambda: asyncio.run(mixed_load(bases, tokens, ids, args.clients, args.requests, args.seconds,
-                                           args.load_client)), processes, lambda result: result["requests"])
-        print(f"mixed load, {args.clients} clients ({args.load_client}): {load['requests']:,} requests in "
+                                           args.load_client, args.rate)), processes, lambda result: result["requests"])
+        paced = f", paced at {args.rate:.0f}/s" if args.rate else ", closed loop"
+        print(f"mixed load, {args.clients} clients ({args.load_client}{paced}): {load['requests']:,} requests in "
               f"{load['seconds']:.1f} s = {load['rps']:.0f} requests/s, min {load['min']:.1f} ms, p50 {load['p50']:.1f} "
               f"ms, p95 {load['p95']:.1f} ms, {len(load['errors'])} errors (target ≥ 400/s, p95 ≤ 60 ms, 0 errors); "
               f"{load_average()}")
@@ -281,7 +306,7 @@ def main() -> None:
         (source / "algorithm.yaml").write_text("name: bench-algo\nentrypoint: train:main\n")
         (source / "train.py").write_text("def main(params, inputs, outputs):\n    return {}\n")
         publisher = gw.open(bases[0], token=host_token(url, artifacts, "bench-publisher"))
-        asset = publisher.publish(gw.Algorithm.from_dir(source), title="Bench algo", agree=True)
+        asset = publisher.publish(gw.Algorithm.from_dir(source), title=f"Bench algo {time.time_ns()}", agree=True)
         env = {**os.environ, "GALLERY_HOME": str(home)}
         fresh_token = host_token(url, artifacts, "bench-publisher")
         runs = []
@@ -295,6 +320,8 @@ def main() -> None:
               f"wall incl. interpreter start, {statistics.median(r[1] for r in warm):.2f} s from `import "
               f"gallery_widgets` (target ≤ 0.5 s)")
 
+        if not args.upload_mb:
+            return
         data = os.urandom(args.upload_mb * 1024 * 1024)
         digest = hashlib.sha256(data).hexdigest()
         with httpx.Client(base_url=bases[0], headers={"Authorization": f"Bearer {tokens[0]}"}, timeout=120) as http:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import time
 
-from sqlalchemy import case, column, desc, exists, func, literal_column, select, table
+from sqlalchemy import column, desc, exists, func, literal, literal_column, select, table
 
 from .search import MarketQuery, MarketResult, count_limit, filter_tokens
 
@@ -26,6 +26,11 @@ RARE_WORDS = 1000
 # cap, the exact capped count (a walk that checks the word row by row) is never run.
 MID_WORDS = 3000
 _WORDS_TTL_S = 60.0
+# How long "more than the cap of a mid-frequency word's public matches" is trusted. It is the
+# one kept count a user sees: for up to this long after such a word's public matches (in a
+# kind, categories and tab) fall to the cap or below, totals still read "cap+" (no asset is
+# shown or hidden by it; public assets are everyone's to see).
+PUBLIC_TTL_S = 10.0
 _word_sizes: dict[tuple[str, str, int], tuple[float, int]] = {}
 
 
@@ -63,8 +68,8 @@ def run_postgres(session, q: MarketQuery, assets, order, summary=None) -> Market
       primary key) while a sort index is walked until the page is full; the total is a
       separate count (an InitPlan) that stops after ``count_limit(q) + 1`` rows. For a
       mid-frequency word (at most ``MID_WORDS`` in the page's facets) the word's *public*
-      matches are counted in the GIN index first: when they pass the cap, the total is
-      capped without that walk.
+      matches are counted in the GIN index first (and kept ``PUBLIC_TTL_S``): when they pass
+      the cap, the total is capped without that walk.
 
     Either way one statement returns the page's rows (``summary``'s columns and the
     categories), in order, with the total: a market page is one round trip, not six.
@@ -117,11 +122,11 @@ def run_postgres(session, q: MarketQuery, assets, order, summary=None) -> Market
         found = counted(cap).scalar_subquery()
         if mid:
             # Public matches are seen by everyone: when more than the cap of them say the word,
-            # so does the user's total, and PostgreSQL never runs the walk (an InitPlan only
-            # runs when its value is needed).
+            # so does the user's total, and the exact capped count (a walk) is not needed. That
+            # they do is kept a few seconds, for every user (see PUBLIC_TTL_S).
             public = f"{index.words(q.words)} & {index.facets(q, public=True)}"
-            public_found = select(func.count()).select_from(index.ids(public).limit(cap + 1).subquery())
-            found = case((public_found.scalar_subquery() > cap, cap + 1), else_=found)
+            if _matches(session, index, public, up_to=cap, ttl=PUBLIC_TTL_S) > cap:
+                found = literal(cap + 1)
         statement = page.add_columns(found.label("found")).where(*conditions).order_by(*order) \
             .offset(q.offset).limit(q.limit)
     rows = session.execute(statement).all()
@@ -157,16 +162,17 @@ def _summary_with_categories(summary, assets):
 
 _CATEGORIES = table("asset_categories", column("asset_id"), column("category"), column("position"))
 
-def _matches(session, index, expression: str, *, up_to: int | None = None) -> int:
+def _matches(session, index, expression: str, *, up_to: int | None = None, ttl: float | None = None) -> int:
     """How many assets match the tsquery ``expression``, counted up to ``up_to + 1``
-    (``RARE_WORDS + 1`` by default) and kept a minute (it only chooses a plan; no user sees
-    it). Rare words are counted from the GIN index; for common ones PostgreSQL stops a scan
-    after ``up_to + 1`` rows."""
+    (``RARE_WORDS + 1`` by default) and kept ``ttl`` seconds (a minute by default: then it only
+    chooses a plan; no user sees it). Rare words are counted from the GIN index; for common
+    ones PostgreSQL stops a scan after ``up_to + 1`` rows."""
     up_to = RARE_WORDS if up_to is None else up_to
+    ttl = _WORDS_TTL_S if ttl is None else ttl
     key = (str(session.get_bind().url), expression, up_to)
     now = time.monotonic()
     cached = _word_sizes.get(key)
-    if cached is not None and now - cached[0] < _WORDS_TTL_S:
+    if cached is not None and now - cached[0] < ttl:
         return cached[1]
     found = session.scalar(select(func.count()).select_from(
         index.ids(expression).limit(up_to + 1).subquery()))
