@@ -434,3 +434,42 @@ def test_t5_artifacts_download_whole_small_or_streamed_large_and_a_changed_one_i
     blob.write_bytes(b"changed on the disk")
     response = httpx.get(f"{server.api}/artifacts/{digest}", headers=headers, timeout=60)
     assert response.status_code == 500 and response.json()["error"]["code"] == "tampered_artifact"
+
+
+def _sees_within(gallery, content_id: str, expected: bool, bound: float) -> float:
+    """Seconds until ``gallery``'s market page and details agree that ``content_id`` is
+    ``expected``-ly visible; fails past ``bound`` plus a second of grace."""
+    start = time.monotonic()
+    while True:
+        in_market = content_id in [a.content_id for a in gallery.search(kind="algorithm", page_size=100)]
+        try:
+            gallery.asset(content_id, count_view=False)
+            opened = True
+        except gw.NotFound:
+            opened = False
+        waited = time.monotonic() - start
+        if in_market == opened == expected:
+            return waited
+        assert waited <= bound + 1.0, f"visibility still {not expected} {waited:.1f} s after the role change"
+        time.sleep(0.1)
+
+
+def test_v1_t1_a_role_change_reaches_reads_at_once_here_and_within_the_token_bound_elsewhere(server, make_source,
+                                                                                                tmp_path):
+    """Market pages and details trust a user's role as long as a server trusts a checked token
+    (ServiceBase.who_ttl): the process that changes the role sees it at once; another process
+    within TOKEN_CACHE_SECONDS. Waits for the documented bound; it measures no speed."""
+    other = GalleryServer(server.db_url, server.artifacts, tmp_path / "other.log")
+    try:
+        _alice, asset = _private_asset(server, make_source)
+        root = gw.open(server.url, token=server.token_for("admin", admin=True))
+        bob_token = server.token_for("bob")
+        here, there = gw.open(server.url, token=bob_token), gw.open(other.url, token=bob_token)
+        for bob in (here, there):  # both processes now hold bob as a plain user
+            _sees_within(bob, asset.content_id, False, 0.0)
+        for role, expected in (("admin", True), ("user", False)):
+            root.set_role("bob", role)
+            assert _sees_within(here, asset.content_id, expected, 0.0) <= 1.0  # at once where it changed
+            _sees_within(there, asset.content_id, expected, TOKEN_CACHE_SECONDS)
+    finally:
+        other.stop()

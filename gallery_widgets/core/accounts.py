@@ -98,7 +98,9 @@ class Accounts(ServiceBase):
                     raise Conflict(f"{name!r} is the last admin; make someone else an admin first.")
             row.role = role
             s.flush()
-            return convert.user(row)
+            changed = convert.user(row)
+        self._ctx.users_seen.clear()  # committed: reads in this process see the new role at once
+        return changed
 
     # -- notifications ---------------------------------------------------------------
     def notifications(self, *, unread_only: bool = False) -> tuple[Notification, ...]:

@@ -3,7 +3,8 @@ visibility rule (SPEC V1, V2, V5), one SQL condition for single assets and for q
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable
 
@@ -32,10 +33,26 @@ class Context:
     db: Database
     artifacts: ArtifactStore
     home: str | None = None
+    # Users as reads saw them (``ServiceBase._who``): user id -> (monotonic time, Who).
+    users_seen: dict = field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Who:
+    """The acting user as the visibility rule reads it (``ServiceBase._who``)."""
+
+    id: int
+    username: str
+    role: str
 
 
 class ServiceBase:
     """The acting user and the rules every operation starts with."""
+
+    # How long a read may trust who the acting user was (their role, that the account
+    # exists) without reading it again; 0: read on every call. A team server sets it to its
+    # token cache's seconds (``gallery-widgets serve --token-cache``): one bound for both.
+    who_ttl: float = 0.0
 
     def __init__(self, context: Context, user_id: int, username: str, clock: Clock = utc_now):
         self._ctx = context
@@ -57,6 +74,24 @@ class ServiceBase:
         if row is None:  # the account was removed by an operator while this gallery was open
             raise NotFound(f"User {self.username!r} no longer exists in this gallery; open it again.")
         return row
+
+    def _who(self, session) -> "Who | UserRow":
+        """The acting user for a read-only rule check (market pages, details): ``_me``, or
+        what it found at most ``who_ttl`` seconds ago. A role changed through this process
+        (``set_role``) is seen at once; one changed elsewhere within ``who_ttl``."""
+        if self.who_ttl <= 0:
+            return self._me(session)
+        seen = self._ctx.users_seen
+        kept = seen.get(self._user_id)
+        now = time.monotonic()
+        if kept is not None and now - kept[0] < self.who_ttl:
+            return kept[1]
+        me = self._me(session)
+        if len(seen) > 10_000:
+            seen.clear()
+        who = Who(me.id, me.username, me.role)
+        seen[self._user_id] = (now, who)
+        return who
 
     @staticmethod
     def _is_admin(me: UserRow) -> bool:

@@ -73,7 +73,7 @@ class Market(WorkflowAccess):
         query = validate.text("query", query, max_len=validate.MAX_QUERY, one_line=True)
         words = terms(query)
         with self._db.read() as s:
-            me = self._me(s)
+            me = self._who(s)
             filters = [AssetRow.kind == kind, self._market_visible(me)]
             if tab in ("featured", "official"):
                 filters.append(getattr(AssetRow, tab).is_(True))
@@ -135,7 +135,7 @@ class Market(WorkflowAccess):
         # A gallery opened read-only (its folder is not writable here) shows details without counting.
         count_view = count_view and not self._db.read_only
         with (self._db.write() if count_view else self._db.read()) as s:
-            me = self._me(s)
+            me = self._who(s)
             row = self._visible_asset(s, me, content_id)
             if count_view and row.publisher_id != me.id:
                 relaxed_commit(s)  # a view counter: not worth a disk flush per page opened

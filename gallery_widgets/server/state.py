@@ -56,14 +56,16 @@ class ServerState:
     def gallery(self, identity):
         """The SQL gallery acting as ``identity``, kept between that user's requests: it is
         stateless except for the statements it builds once per user (``_visibility_query``),
-        which a new object per request would build again every time. The user's role and
-        account are read from the database on every call, as always."""
+        which a new object per request would build again every time. Market pages and
+        details trust the user's role for as long as this server trusts a checked token
+        (``ServiceBase.who_ttl``); every other call reads it from the database."""
         key = (identity.user_id, identity.username)
         gallery = self._galleries.get(key)
         if gallery is None:
             from ..core.sql_gallery import SqlGallery
 
             gallery = SqlGallery(self.context, identity.user_id, identity.username, self.clock)
+            gallery.who_ttl = self.tokens.seconds
             if len(self._galleries) >= _GALLERIES_KEPT:
                 self._galleries.clear()
             self._galleries[key] = gallery
