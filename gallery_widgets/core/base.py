@@ -138,12 +138,6 @@ class ServiceBase:
             and_(audience, or_(AssetRow.status == "released", subscribed_here)),
         )
 
-    def _market_visible(self, me: UserRow):
-        """SQL condition: released assets this user may see in the market (S2). Built once
-        per user and kept (a market page is the hottest call; the condition never changes)."""
-        return self._kept(("market", me.id, me.username, me.role),
-                          lambda: self._visible_condition(me, in_market=True))
-
     def _visibility_query(self, user: UserRow, by: str, *, for_update: bool = False):
         """``select(AssetRow)`` of the asset whose ``by`` column equals the bound parameter
         ``key``, if ``user`` may see it. Built once per user and kept: a statement object

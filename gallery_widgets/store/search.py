@@ -159,6 +159,11 @@ class MarketQuery:
     admin: bool
     username: str
     filters: list = field(default_factory=list)  # SQL conditions: kind, status, visibility, tab, categories
+    # The values of ``filters``' bound parameters. Filters of one ``shape`` are the same
+    # objects every time (only these values change), so statements built over them can be
+    # kept and reused.
+    params: dict = field(default_factory=dict)
+    shape: tuple | None = None  # None: the filters are new objects (never keep statements over them)
 
 
 # Market totals are exact up to this many matches; past it a search reports "at least
@@ -219,9 +224,9 @@ def _run_sqlite(session, q: MarketQuery, assets, order) -> MarketResult:
     if q.tab == "favorites":
         # A user's favorites are few: filter them in SQL, checking the words row by row.
         conditions = q.filters + ([words_match()] if q.words else [])
-        total = session.scalar(select(func.count()).select_from(assets).where(*conditions))
+        total = session.scalar(select(func.count()).select_from(assets).where(*conditions), q.params)
         statement = select(assets.id).where(*conditions).order_by(*(order or [desc(assets.subscriptions), desc(assets.id)]))
-        return MarketResult(total, True, list(session.scalars(statement.offset(q.offset).limit(q.limit))))
+        return MarketResult(total, True, list(session.scalars(statement.offset(q.offset).limit(q.limit), q.params)))
 
     expression = index.expression(q)
     total = session.scalar(select(func.count()).select_from(index.ids(expression).subquery()))
@@ -229,13 +234,15 @@ def _run_sqlite(session, q: MarketQuery, assets, order) -> MarketResult:
         return _capped(total, q, [])
     if order is None:  # relevance, ranked inside the index; the SQL filters re-check the page
         ranked = list(session.scalars(index.ranked(expression).offset(q.offset).limit(q.limit)))
-        allowed = set(session.scalars(select(assets.id).where(assets.id.in_(ranked), *q.filters))) if ranked else set()
+        allowed = set(session.scalars(select(assets.id).where(assets.id.in_(ranked), *q.filters), q.params)) \
+            if ranked else set()
         return _capped(total, q, [i for i in ranked if i in allowed])
     if _set_first_is_cheaper(session, q, total, index):
         statement = select(assets.id).where(assets.id.in_(index.ids(expression)), *q.filters)
     else:
         statement = select(assets.id).where(*q.filters, *([words_match()] if q.words else []))
-    return _capped(total, q, list(session.scalars(statement.order_by(*order).offset(q.offset).limit(q.limit))))
+    return _capped(total, q, list(session.scalars(statement.order_by(*order).offset(q.offset).limit(q.limit),
+                                                  q.params)))
 
 
 class _SqliteIndex:

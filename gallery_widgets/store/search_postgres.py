@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import time
 
-from sqlalchemy import column, desc, exists, func, literal, literal_column, select, table
+from sqlalchemy import Integer, String, bindparam, column, desc, exists, func, literal_column, select, table
 
 from .search import MarketQuery, MarketResult, count_limit, filter_tokens
 
@@ -52,7 +52,8 @@ class _WordIndex:
         kind = f"zzp{q.kind}" if public else f"zzr{q.kind}"
         return " & ".join(f"{token}:D" for token in [kind, *filter_tokens(q)])
 
-    def ids(self, expression: str):
+    def ids(self, expression):
+        """The ids of the assets matching ``expression`` (a tsquery string or a bound parameter)."""
         return select(self.search.c.asset_id).where(
             self.search.c.vector.op("@@")(func.to_tsquery("simple", expression)))
 
@@ -72,7 +73,9 @@ def run_postgres(session, q: MarketQuery, assets, order, summary=None) -> Market
       the cap, the total is capped without that walk.
 
     Either way one statement returns the page's rows (``summary``'s columns and the
-    categories), in order, with the total: a market page is one round trip, not six.
+    categories), in order, with the total: a market page is one round trip, not six. Its
+    values are bound parameters, so the statement of each shape of request is built once
+    and kept (``_kept_statement``).
 
     Every statement is planned with its real values (the engine never prepares
     server-side; see ``engine.make_engine``), so the word, category and user are known, and
@@ -80,60 +83,39 @@ def run_postgres(session, q: MarketQuery, assets, order, summary=None) -> Market
     list to hash or merge it.
     """
     index = _WordIndex()
-    conditions = list(q.filters)
-    rare = mid = False
+    words = index.words(q.words) if q.words else ""
+    path, in_set, mid = "walk", words, False
     if q.words:
-        expression = index.words(q.words)
-        rare = _matches(session, index, expression) <= RARE_WORDS
+        rare = _matches(session, index, words) <= RARE_WORDS
         if not rare and q.tab != "favorites":
             # A common word may still be rare in this kind, category or tab: the GIN index
             # intersects the word's postings with the facet tokens' in a millisecond or two.
-            expression = f"{expression} & {index.facets(q)}"
-            found_here = _matches(session, index, expression, up_to=MID_WORDS)
+            in_set = f"{words} & {index.facets(q)}"
+            found_here = _matches(session, index, in_set, up_to=MID_WORDS)
             rare, mid = found_here <= RARE_WORDS, RARE_WORDS < found_here <= MID_WORDS
-        if rare:
-            conditions.append(assets.id.in_(index.ids(expression)))
-        else:  # checked row by row while a sort index is walked
-            conditions.append(exists(index.ids(index.words(q.words)).where(index.search.c.asset_id == assets.id)))
-    if order is None and q.words and q.tab != "favorites":  # relevance: rank the matches inside PostgreSQL
-        vector = select(index.search.c.vector).where(index.search.c.asset_id == assets.id).scalar_subquery()
-        order = [desc(func.ts_rank(vector, func.to_tsquery("simple", index.words(q.words)))), desc(assets.id)]
-    order = order or [desc(assets.subscriptions), desc(assets.id)]
-    page = _page_columns(summary, assets)
-
-    def counted(limit=None):
-        matches = select(literal_column("1")).select_from(assets).where(*conditions).correlate(None)
-        if limit is not None:
-            matches = matches.limit(limit + 1)
-        return select(func.count()).select_from(matches.subquery())
-
-    exact_only = q.tab == "favorites" or rare  # a small set: count it whole
-    if exact_only:
-        # Rank the set's ids alone (narrow rows), then build only the page's rows: a window
-        # count over the page statement itself would compute every match's categories and
-        # publisher before the LIMIT.
-        ranked = select(assets.id.label("id"), func.row_number().over(order_by=order).label("n")) \
-            .where(*conditions).cte("ranked")
-        found = select(func.count()).select_from(ranked).scalar_subquery()
-        statement = page.add_columns(found.label("found")).join(ranked, ranked.c.id == assets.id) \
-            .where(ranked.c.n > q.offset, ranked.c.n <= q.offset + q.limit).order_by(ranked.c.n)
-    else:
-        cap = count_limit(q)
-        found = counted(cap).scalar_subquery()
-        if mid:
-            # Public matches are seen by everyone: when more than the cap of them say the word,
-            # so does the user's total, and the exact capped count (a walk) is not needed. That
-            # they do is kept a few seconds, for every user (see PUBLIC_TTL_S).
-            public = f"{index.words(q.words)} & {index.facets(q, public=True)}"
-            if _matches(session, index, public, up_to=cap, ttl=PUBLIC_TTL_S) > cap:
-                found = literal(cap + 1)
-        statement = page.add_columns(found.label("found")).where(*conditions).order_by(*order) \
-            .offset(q.offset).limit(q.limit)
-    rows = session.execute(statement).all()
+        path = "set" if rare else "walk"
+    exact_only = q.tab == "favorites" or path == "set"  # a small set: count it whole
+    cap = count_limit(q)
+    total = "exact" if exact_only else "counted"
+    if mid and not exact_only:
+        # Public matches are seen by everyone: when more than the cap of them say the word,
+        # so does the user's total, and the exact capped count (a walk) is not needed. That
+        # they do is kept a few seconds, for every user (see PUBLIC_TTL_S).
+        public = f"{words} & {index.facets(q, public=True)}"
+        if _matches(session, index, public, up_to=cap, ttl=PUBLIC_TTL_S) > cap:
+            total = "capped"
+    relevance = order is None and bool(q.words) and q.tab != "favorites"
+    sort = "relevance" if relevance else (q.sort_column.key if q.sort_column is not None else "subscriptions")
+    params = {**q.params, "m_words": words, "m_set": in_set, "m_offset": q.offset, "m_limit": q.limit,
+              "m_first": q.offset + 1, "m_last": q.offset + q.limit, "m_count_to": cap + 1, "m_capped": cap + 1}
+    shape = (q.shape, bool(q.words), path, total, sort, id(summary))
+    statement = _kept_statement(shape, lambda: _market_statement(q, assets, path, total, sort, summary))
+    rows = session.execute(statement, params).all()
     if rows:
         found = rows[0].found
     elif q.offset:  # a page past the end: the total (for the pager) is counted on its own
-        found = session.scalar(counted(None if exact_only else count_limit(q)))
+        conditions = _conditions(q, assets, path)
+        found = session.scalar(_counted(assets, conditions, None if exact_only else cap + 1), params)
     else:
         found = 0
     result_rows = [row._mapping for row in rows] if summary is not None else None
@@ -142,6 +124,74 @@ def run_postgres(session, q: MarketQuery, assets, order, summary=None) -> Market
         return MarketResult(found, True, ids, result_rows)
     limit = count_limit(q)  # a market total past the cap reads as on SQLite
     return MarketResult(min(found, limit), found <= limit, ids, result_rows)
+
+
+_WORDS = bindparam("m_words", type_=String)  # the query's words as a tsquery
+_SET = bindparam("m_set", type_=String)  # what a "set" path reads from the GIN index
+_statements: dict[tuple, object] = {}
+
+
+def _kept_statement(shape: tuple, build):
+    """The market statement of ``shape``, built once (building and keying a statement of this
+    size costs SQLAlchemy about a millisecond; executing a kept one skips both)."""
+    statement = _statements.get(shape) if shape[0] is not None else None
+    if statement is None:
+        statement = build()
+        if shape[0] is not None:
+            if len(_statements) > 1024:
+                _statements.clear()
+            _statements[shape] = statement
+    return statement
+
+
+def _conditions(q: MarketQuery, assets, path: str) -> list:
+    index = _WordIndex()
+    conditions = list(q.filters)
+    if q.words:
+        if path == "set":
+            conditions.append(assets.id.in_(index.ids(_SET)))
+        else:  # checked row by row while a sort index is walked
+            conditions.append(exists(index.ids(_WORDS).where(index.search.c.asset_id == assets.id)))
+    return conditions
+
+
+def _counted(assets, conditions, count_to=None):
+    """A count of the assets meeting ``conditions``, stopping at ``count_to`` rows (True: at
+    the bound parameter ``m_count_to``)."""
+    matches = select(literal_column("1")).select_from(assets).where(*conditions).correlate(None)
+    if count_to is True:
+        matches = matches.limit(bindparam("m_count_to", type_=Integer))
+    elif count_to is not None:
+        matches = matches.limit(count_to)
+    return select(func.count()).select_from(matches.subquery())
+
+
+def _market_statement(q: MarketQuery, assets, path: str, total: str, sort: str, summary):
+    """The one statement of a market page: its rows in order, each with the total."""
+    index = _WordIndex()
+    conditions = _conditions(q, assets, path)
+    if sort == "relevance":  # rank the matches inside PostgreSQL
+        vector = select(index.search.c.vector).where(index.search.c.asset_id == assets.id).scalar_subquery()
+        order = [desc(func.ts_rank(vector, func.to_tsquery("simple", _WORDS))), desc(assets.id)]
+    else:
+        order = [desc(getattr(assets, sort)), desc(assets.id)]
+    page = _page_columns(summary, assets)
+    if total == "exact":
+        # Rank the set's ids alone (narrow rows), then build only the page's rows: a window
+        # count over the page statement itself would compute every match's categories and
+        # publisher before the LIMIT.
+        ranked = select(assets.id.label("id"), func.row_number().over(order_by=order).label("n")) \
+            .where(*conditions).cte("ranked")
+        found = select(func.count()).select_from(ranked).scalar_subquery()
+        return page.add_columns(found.label("found")).join(ranked, ranked.c.id == assets.id) \
+            .where(ranked.c.n >= bindparam("m_first", type_=Integer), ranked.c.n <= bindparam("m_last", type_=Integer)) \
+            .order_by(ranked.c.n)
+    if total == "capped":
+        found = bindparam("m_capped", type_=Integer)
+    else:
+        found = _counted(assets, conditions, True).scalar_subquery()
+    return page.add_columns(found.label("found")).where(*conditions).order_by(*order) \
+        .offset(bindparam("m_offset", type_=Integer)).limit(bindparam("m_limit", type_=Integer))
 
 
 def _page_columns(summary, assets):
