@@ -201,22 +201,39 @@ def test_s2_mid_frequency_word_total_comes_from_its_public_matches_without_the_w
     assert "Hash Join" not in plans[0] and "Merge Join" not in plans[0], plans[0]
 
 
-def test_s2_market_statements_are_never_prepared_so_never_planned_generically(big_gallery):
+def test_s2_market_statements_are_prepared_but_always_planned_with_their_values(big_gallery):
+    """Prepared statements save PostgreSQL the parsing; force_custom_plan keeps a generic plan
+    (blind to how common a word or category is) from ever being used."""
     g, categories = big_gallery
-    for _ in range(8):  # psycopg would prepare after 5 runs of one statement
+    for _ in range(8):  # on the pool's one connection here, which the check below reuses
         g.search(kind="algorithm", query="model", categories=[categories[3]])
         g.search(kind="algorithm")
     with g._db.engine.connect() as conn:
-        assert conn.connection.driver_connection.prepare_threshold is None
-        assert conn.exec_driver_sql("SELECT count(*) FROM pg_prepared_statements").scalar() == 0
+        assert conn.connection.driver_connection.prepare_threshold == 2
+        prepared, generic, custom = conn.exec_driver_sql(
+            "SELECT count(*), coalesce(sum(generic_plans), 0), coalesce(sum(custom_plans), 0) "
+            "FROM pg_prepared_statements").one()
+    assert prepared >= 2 and custom >= 12, (prepared, custom)  # both market statements, run 6+ times each prepared
+    assert generic == 0
+
+
+def test_s2_gallery_db_prepare_0_turns_preparing_off(monkeypatch):
+    from gallery_widgets.store import engine
+
+    monkeypatch.setenv("GALLERY_DB_PREPARE", "0")
+    assert engine._prepare_threshold() is None
+    monkeypatch.setenv("GALLERY_DB_PREPARE", "five")
+    with pytest.raises(gw.InvalidInput, match="GALLERY_DB_PREPARE"):
+        engine._prepare_threshold()
 
 
 def test_s1_every_pooled_connection_plans_for_pages_not_for_whole_tables(big_gallery):
     g, _categories = big_gallery
     with g._db.engine.connect() as conn:
         shown = {name: conn.exec_driver_sql(f"SHOW {name}").scalar()
-                 for name in ("enable_hashjoin", "enable_mergejoin", "max_parallel_workers_per_gather", "jit")}
+                 for name in ("enable_hashjoin", "enable_mergejoin", "max_parallel_workers_per_gather", "jit",
+                                 "plan_cache_mode")}
         conn.rollback()  # a transaction ending in rollback keeps the settings (they are not LOCAL)
         assert conn.exec_driver_sql("SHOW enable_hashjoin").scalar() == "off"
     assert shown == {"enable_hashjoin": "off", "enable_mergejoin": "off", "max_parallel_workers_per_gather": "0",
-                     "jit": "off"}
+                     "jit": "off", "plan_cache_mode": "force_custom_plan"}

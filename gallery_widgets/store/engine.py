@@ -98,6 +98,22 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+PREPARE_ENV, DEFAULT_PREPARE = "GALLERY_DB_PREPARE", 2
+
+
+def _prepare_threshold() -> int | None:
+    """After how many runs on a connection psycopg prepares a statement (GALLERY_DB_PREPARE,
+    default 2); None (never) for 0.
+
+    Raises:
+        InvalidInput: the variable is not a whole number of at least 0.
+    """
+    value = os.environ.get(PREPARE_ENV, "").strip() or str(DEFAULT_PREPARE)
+    if not value.isdigit():
+        raise InvalidInput(f"{PREPARE_ENV}={value!r} must be a whole number of runs (0: never prepare).")
+    return int(value) or None
+
+
 def pool_settings(pool_size=None, max_overflow=None) -> tuple[int, int]:
     """(pool_size, max_overflow): the arguments when given, else GALLERY_DB_POOL_SIZE and
     GALLERY_DB_MAX_OVERFLOW, else 5 and 10.
@@ -128,11 +144,12 @@ def make_engine(url: str, *, pool_size=None, max_overflow=None) -> Engine:
     size, overflow = pool_settings(pool_size, max_overflow)  # checked for SQLite too: a typo shows at once
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
-    # prepare_threshold=None: psycopg never prepares server-side, so PostgreSQL plans every
-    # statement with its real values. A prepared market statement may switch to a generic
-    # plan after five runs, which cannot tell a rare word or category from a common one
-    # (230 ms instead of 4.5 ms for "model" + a category); planning costs ~0.1-0.3 ms.
-    connect_args = {"prepare_threshold": None}
+    # A statement run twice on a connection is prepared server-side (parsed once: ~0.2 ms of
+    # PostgreSQL's CPU a market page), but every run is still planned with its real values
+    # (plan_cache_mode=force_custom_plan in _PLANNER_SETTINGS): a generic plan cannot tell a
+    # rare word or category from a common one (230 ms instead of 4.5 ms for "model" + a
+    # category). GALLERY_DB_PREPARE=0 turns preparing off (a pooler that cannot keep them).
+    connect_args = {"prepare_threshold": _prepare_threshold()}
     if "connect_timeout" not in make_url(url).query:
         connect_args["connect_timeout"] = CONNECT_TIMEOUT_S
     engine = create_engine(url, pool_size=size, max_overflow=overflow, connect_args=connect_args)
@@ -175,6 +192,7 @@ def _ping_when_idle(engine: Engine) -> None:
 #   spinning disks, a 300-row users table is scanned whole for every page row instead of
 #   being read by its primary key.
 _PLANNER_SETTINGS = {
+    "plan_cache_mode": "force_custom_plan",
     "enable_hashjoin": "off",
     "enable_mergejoin": "off",
     "max_parallel_workers_per_gather": "0",
