@@ -7,7 +7,10 @@ same database, and prints:
 - a mixed load from ``--clients`` concurrent clients (70 % market queries, 20 % details,
   10 % favorite/subscribe), bounded by ``--requests`` and ``--seconds``: requests/s, min/p50/p95,
   errors, and the CPU each request cost the server processes, PostgreSQL (when it runs on this
-  machine) and the load generator itself. The clients are ``loadclient.LoadClient`` (keep-alive
+  machine) and the load generator itself. Closed loop by default (each client sends its next
+  request when the last one answers: the throughput); ``--rate R`` paces the clients at R
+  requests/s together instead (the latency at that rate). ``--warmup`` seconds of the same load
+  run first, unmeasured. The clients are ``loadclient.LoadClient`` (keep-alive
   HTTP/1.1, ~0.1 ms of CPU a request) unless ``--load-client httpx`` (~2 ms a request: on a
   2-core machine that is CPU the servers do not get);
 - a fresh process doing ``gw.open(url, token=…)`` + ``import_algorithm`` of a cached artifact;
@@ -237,6 +240,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float,
                         help="paced load: the clients together send this many requests/s (latency counted from "
                              "when each request was due); closed loop if not given")
+    parser.add_argument("--warmup", type=float, default=5.0,
+                        help="seconds of the same load before the measured run (0: none): a fresh server's "
+                             "first seconds open database connections and fill its caches")
     parser.add_argument("--seeded", action="store_true",
                         help="measure the already seeded gallery at --url (benchmarks/seed.py) instead of "
                              "seeding a temporary schema")
@@ -280,6 +286,9 @@ def main() -> None:
         print(f"one client (httpx), market query round trip: min {min(single) * 1000:.1f} ms, p50 {pct(single, 0.5):.1f} "
               f"ms, p95 {pct(single, 0.95):.1f} ms (target p50 ≤ 15 ms)")
 
+        if args.warmup:  # a fresh server's first seconds open connections and fill its caches
+            asyncio.run(mixed_load(bases, tokens, ids, args.clients, args.requests, args.warmup, args.load_client,
+                                   args.rate))
         load, (cpu_servers, cpu_pg, cpu_client) = cpu_per_request(
             lambda: asyncio.run(mixed_load(bases, tokens, ids, args.clients, args.requests, args.seconds,
                                            args.load_client, args.rate)), processes, lambda result: result["requests"])

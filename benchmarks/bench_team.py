@@ -119,7 +119,11 @@ def start_servers(url: str, artifacts: str, count: int, threads: int, env: dict)
 
 
 async def client_loop(index: int, client: dict, base: str, sample: list, deadline: float, results: list,
-                      rng: random.Random, load_client: str = "raw") -> None:
+                      rng: random.Random, load_client: str = "raw", interval: float = 0.0,
+                      warming: bool = False) -> None:
+    """``interval``: seconds between this client's requests (paced; 0: closed loop), each
+    latency counted from when the request was due. ``warming``: no imports (they use up the
+    distinct artifacts the measured run imports)."""
     from seed import TOPICS
 
     kinds, weights = zip(*WEIGHTS.items())
@@ -138,8 +142,11 @@ async def client_loop(index: int, client: dict, base: str, sample: list, deadlin
                                                                          asyncio.IncompleteReadError)
     async with connection as http:
 
+        due = time.perf_counter() + interval * rng.random()
+        owed: list[float] = []  # paced: when this round's first request was due (its latency counts from then)
+
         async def call(kind, method, path, params=None, json=None):
-            started = time.perf_counter()
+            started = owed.pop() if owed else time.perf_counter()
             try:
                 status, body = await http.request(method, path, params=params, json_body=json)
             except failures as exc:
@@ -148,8 +155,13 @@ async def client_loop(index: int, client: dict, base: str, sample: list, deadlin
             return status, body
 
         while time.perf_counter() < deadline:
+            if interval:
+                due += interval
+                if due > time.perf_counter():
+                    await asyncio.sleep(due - time.perf_counter())
+                owed[:] = [due]
             kind = rng.choices(kinds, weights)[0]
-            if kind == "import" and not client["imports"]:
+            if kind == "import" and (warming or not client["imports"]):
                 kind = "search"
             cid = rng.choice(sample)
             if kind == "search":
@@ -181,12 +193,16 @@ async def client_loop(index: int, client: dict, base: str, sample: list, deadlin
                                json={})
 
 
-async def load(clients: list, servers: list, sample: list, seconds: float, load_client: str = "raw") -> list:
+async def load(clients: list, servers: list, sample: list, seconds: float, load_client: str = "raw",
+               rate: float | None = None, warming: bool = False) -> list:
+    """Closed loop, or with ``rate`` the clients together send that many requests/s."""
     results: list = []
     deadline = time.perf_counter() + seconds
     rng = random.Random(11)
+    interval = len(clients) / rate if rate else 0.0
     await asyncio.gather(*(client_loop(i, c, servers[i % len(servers)][1], sample, deadline, results,
-                                       random.Random(rng.random()), load_client) for i, c in enumerate(clients)))
+                                       random.Random(rng.random()), load_client, interval, warming)
+                           for i, c in enumerate(clients)))
     return results
 
 
@@ -221,6 +237,11 @@ def main() -> None:
     parser.add_argument("--load-client", choices=("raw", "httpx"), default="raw",
                         help="the clients: loadclient.LoadClient (default, ~0.1 ms CPU a request) or httpx (~2 ms)")
     parser.add_argument("--artifacts-count", type=int, default=400, help="distinct artifacts to import")
+    parser.add_argument("--rate", type=float,
+                        help="paced load: the clients together send this many requests/s (latency counted from "
+                             "when each request was due); closed loop if not given")
+    parser.add_argument("--warmup", type=float, default=5.0,
+                        help="seconds of the same load (without imports) before the measured run; 0: none")
     args = parser.parse_args()
 
     from bench_core import postgres_schema_url
@@ -239,10 +260,15 @@ def main() -> None:
         print(f"{args.processes} server process(es), {args.clients} clients, {args.seconds:.0f} s", flush=True)
         from bench_server import cpu_per_request, load_average
 
-        print(f"before the load: {load_average()}", flush=True)
+        if args.warmup:  # a fresh server's first seconds open database connections and fill its caches
+            asyncio.run(load(prepared["clients"], servers, prepared["sample"], args.warmup, args.load_client,
+                             args.rate, warming=True))
+        print(f"before the load: {load_average()}; {'paced at %.0f/s' % args.rate if args.rate else 'closed loop'}",
+              flush=True)
         started = time.perf_counter()
         results, (cpu_servers, cpu_pg, cpu_client) = cpu_per_request(
-            lambda: asyncio.run(load(prepared["clients"], servers, prepared["sample"], args.seconds, args.load_client)),
+            lambda: asyncio.run(load(prepared["clients"], servers, prepared["sample"], args.seconds, args.load_client,
+                                     args.rate)),
             [process for process, _ in servers], len)
         report(results, time.perf_counter() - started)
         print(f"  CPU per request: servers {cpu_servers:.2f} ms, PostgreSQL {cpu_pg:.2f} ms, load generator "
