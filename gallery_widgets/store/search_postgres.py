@@ -108,8 +108,9 @@ def run_postgres(session, q: MarketQuery, assets, order, summary=None) -> Market
     sort = "relevance" if relevance else (q.sort_column.key if q.sort_column is not None else "subscriptions")
     params = {**q.params, "m_words": words, "m_set": in_set, "m_offset": q.offset, "m_limit": q.limit,
               "m_first": q.offset + 1, "m_last": q.offset + q.limit, "m_count_to": cap + 1, "m_capped": cap + 1}
-    shape = (q.shape, bool(q.words), path, total, sort, id(summary))
-    statement = _kept_statement(shape, lambda: _market_statement(q, assets, path, total, sort, summary))
+    deep = q.offset > 0 and total != "exact"
+    shape = (q.shape, bool(q.words), path, total, sort, deep, id(summary))
+    statement = _kept_statement(shape, lambda: _market_statement(q, assets, path, total, sort, deep, summary))
     rows = session.execute(statement, params).all()
     if rows:
         found = rows[0].found
@@ -166,8 +167,10 @@ def _counted(assets, conditions, count_to=None):
     return select(func.count()).select_from(matches.subquery())
 
 
-def _market_statement(q: MarketQuery, assets, path: str, total: str, sort: str, summary):
-    """The one statement of a market page: its rows in order, each with the total."""
+def _market_statement(q: MarketQuery, assets, path: str, total: str, sort: str, deep: bool, summary):
+    """The one statement of a market page: its rows in order, each with the total. ``deep``
+    (a page after the first): the page's ids are found first, so the rows its OFFSET skips
+    never get their categories and publisher computed."""
     index = _WordIndex()
     conditions = _conditions(q, assets, path)
     if sort == "relevance":  # rank the matches inside PostgreSQL
@@ -190,8 +193,13 @@ def _market_statement(q: MarketQuery, assets, path: str, total: str, sort: str, 
         found = bindparam("m_capped", type_=Integer)
     else:
         found = _counted(assets, conditions, True).scalar_subquery()
+    window = dict(offset=bindparam("m_offset", type_=Integer), limit=bindparam("m_limit", type_=Integer))
+    if deep:
+        page_ids = select(assets.id).where(*conditions).order_by(*order).offset(window["offset"]) \
+            .limit(window["limit"]).subquery("page_ids")
+        return page.add_columns(found.label("found")).join(page_ids, page_ids.c.id == assets.id).order_by(*order)
     return page.add_columns(found.label("found")).where(*conditions).order_by(*order) \
-        .offset(bindparam("m_offset", type_=Integer)).limit(bindparam("m_limit", type_=Integer))
+        .offset(window["offset"]).limit(window["limit"])
 
 
 def _page_columns(summary, assets):
