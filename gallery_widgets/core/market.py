@@ -46,7 +46,6 @@ _SUMMARY = select(
 )
 
 
-
 # The statements of an asset's details, built once (their values are bound parameters):
 # building and keying them again on every call was a third of a detail page's Python.
 _THIS_ASSET, _ME = bindparam("asset_id", type_=Integer), bindparam("me_id", type_=Integer)
@@ -77,6 +76,7 @@ def _market_filters(admin: bool, tab: str, categories: int) -> list:
     if admin:
         visible = AssetRow.status == "released"
     else:
+        # The one visibility rule, written over bound parameters instead of one user's values.
         anyone = Who(bindparam("m_me_id", type_=Integer), bindparam("m_me_name", type_=String), "user")
         visible = ServiceBase._visible_condition(anyone, in_market=True)
     filters = [AssetRow.kind == bindparam("m_kind", type_=String), visible]
