@@ -99,7 +99,7 @@ class Accounts(ServiceBase):
             row.role = role
             s.flush()
             changed = convert.user(row)
-        self._ctx.users_seen.clear()  # committed: reads in this process see the new role at once
+        self._ctx.forget_users()  # committed: reads in this process see the new role at once
         return changed
 
     # -- notifications ---------------------------------------------------------------

@@ -33,8 +33,15 @@ class Context:
     db: Database
     artifacts: ArtifactStore
     home: str | None = None
-    # Users as reads saw them (``ServiceBase._who``): user id -> (monotonic time, Who).
+    # Users as reads saw them (``ServiceBase._who``): user id -> (monotonic time, Who), and
+    # how many role changes this process has made (a read that began before one keeps nothing).
     users_seen: dict = field(default_factory=dict, repr=False, compare=False)
+    roles_changed: int = field(default=0, repr=False, compare=False)
+
+    def forget_users(self) -> None:
+        """A role changed (committed): reads in this process read users again from now on."""
+        self.roles_changed += 1
+        self.users_seen.clear()
 
 
 @dataclass(frozen=True)
@@ -86,11 +93,13 @@ class ServiceBase:
         now = time.monotonic()
         if kept is not None and now - kept[0] < self.who_ttl:
             return kept[1]
+        changes = self._ctx.roles_changed
         me = self._me(session)
-        if len(seen) > 10_000:
-            seen.clear()
         who = Who(me.id, me.username, me.role)
-        seen[self._user_id] = (now, who)
+        if changes == self._ctx.roles_changed:  # else a role changed while it was read: keep nothing
+            if len(seen) > 10_000:
+                seen.clear()
+            seen[self._user_id] = (now, who)
         return who
 
     @staticmethod

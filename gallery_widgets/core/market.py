@@ -68,7 +68,7 @@ _MY_SUBSCRIPTION = select(SubscriptionRow).where(SubscriptionRow.user_id == _ME,
 
 
 @functools.lru_cache(maxsize=64)
-def _market_filters(admin: bool, tab: str, categories: int) -> list:
+def _market_filters(admin: bool, tab: str, categories: int) -> tuple:
     """The market's SQL filters (kind, S2 and V1, tab, categories) for one shape of request,
     built once: the values are bound parameters named ``m_…`` (``MarketQuery.params``), so
     the statement of a market page is built and keyed once per shape, not per call (that
@@ -88,7 +88,7 @@ def _market_filters(admin: bool, tab: str, categories: int) -> list:
     for n in range(categories):
         filters.append(exists().where(AssetCategoryRow.asset_id == AssetRow.id,
                                       AssetCategoryRow.category == bindparam(f"m_category{n}", type_=String)))
-    return filters
+    return tuple(filters)  # shared by every request of this shape: never to be changed
 
 
 class Market(WorkflowAccess):

@@ -102,14 +102,14 @@ PREPARE_ENV, DEFAULT_PREPARE = "GALLERY_DB_PREPARE", 2
 
 
 def _prepare_threshold() -> int | None:
-    """After how many runs on a connection psycopg prepares a statement (GALLERY_DB_PREPARE,
-    default 2); None (never) for 0.
+    """How many runs on a connection before psycopg prepares a statement (GALLERY_DB_PREPARE,
+    default 2: prepared for its third); None (never) for 0.
 
     Raises:
         InvalidInput: the variable is not a whole number of at least 0.
     """
     value = os.environ.get(PREPARE_ENV, "").strip() or str(DEFAULT_PREPARE)
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()):
         raise InvalidInput(f"{PREPARE_ENV}={value!r} must be a whole number of runs (0: never prepare).")
     return int(value) or None
 
@@ -144,7 +144,7 @@ def make_engine(url: str, *, pool_size=None, max_overflow=None) -> Engine:
     size, overflow = pool_settings(pool_size, max_overflow)  # checked for SQLite too: a typo shows at once
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
-    # A statement run twice on a connection is prepared server-side (parsed once: ~0.2 ms of
+    # A statement a connection has run twice is prepared server-side (parsed once: ~0.2 ms of
     # PostgreSQL's CPU a market page), but every run is still planned with its real values
     # (plan_cache_mode=force_custom_plan in _PLANNER_SETTINGS): a generic plan cannot tell a
     # rare word or category from a common one (230 ms instead of 4.5 ms for "model" + a

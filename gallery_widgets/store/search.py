@@ -158,7 +158,7 @@ class MarketQuery:
     limit: int
     admin: bool
     username: str
-    filters: list = field(default_factory=list)  # SQL conditions: kind, status, visibility, tab, categories
+    filters: tuple = ()  # SQL conditions: kind, status, visibility, tab, categories
     # The values of ``filters``' bound parameters. Filters of one ``shape`` are the same
     # objects every time (only these values change), so statements built over them can be
     # kept and reused.
@@ -223,7 +223,7 @@ def _run_sqlite(session, q: MarketQuery, assets, order) -> MarketResult:
 
     if q.tab == "favorites":
         # A user's favorites are few: filter them in SQL, checking the words row by row.
-        conditions = q.filters + ([words_match()] if q.words else [])
+        conditions = [*q.filters, *([words_match()] if q.words else [])]
         total = session.scalar(select(func.count()).select_from(assets).where(*conditions), q.params)
         statement = select(assets.id).where(*conditions).order_by(*(order or [desc(assets.subscriptions), desc(assets.id)]))
         return MarketResult(total, True, list(session.scalars(statement.offset(q.offset).limit(q.limit), q.params)))

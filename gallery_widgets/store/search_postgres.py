@@ -77,8 +77,8 @@ def run_postgres(session, q: MarketQuery, assets, order, summary=None) -> Market
     values are bound parameters, so the statement of each shape of request is built once
     and kept (``_kept_statement``).
 
-    Every statement is planned with its real values (the engine never prepares
-    server-side; see ``engine.make_engine``), so the word, category and user are known, and
+    Every run is planned with its real values (prepared statements are still custom-planned;
+    see ``engine.make_engine``), so the word, category and user are known, and
     joins are nested loops (``engine._PLANNER_SETTINGS``), so no plan reads a whole posting
     list to hash or merge it.
     """
@@ -139,7 +139,7 @@ def _kept_statement(shape: tuple, build):
     if statement is None:
         statement = build()
         if shape[0] is not None:
-            if len(_statements) > 1024:
+            if len(_statements) > 4096:  # far more shapes than requests make; a bound all the same
                 _statements.clear()
             _statements[shape] = statement
     return statement
