@@ -1149,3 +1149,28 @@ def test_f2_comments_need_visibility_on_discontinued_assets_too(alice, bob, caro
     bob.comment(retired.content_id, "still using it")
     assert [c.text for c in alice.comments(retired.content_id)] == ["still using it"]
     assert_hidden(lambda: carol.comments(retired.content_id), retired)
+
+
+def test_v1_a_role_changed_while_a_read_looks_up_the_caller_is_not_kept(admin, alice, bob, publish):
+    """A team server's reads keep the caller's role a few seconds (``who_ttl``); a role change
+    committed in the same process while a read was looking the caller up must not leave the
+    old role kept (the read itself may still answer as of its start)."""
+    from conftest import only_embedded
+
+    only_embedded(bob, "who_ttl is a team server's setting inside the SQL gallery")
+    secret = publish(alice, "Private Heron", visibility="private")
+    admin.set_role("bob", "admin")
+    bob.who_ttl = 60.0
+    looked_up = bob._me
+
+    def demoted_meanwhile(session):
+        row = looked_up(session)  # still an admin as this read saw it...
+        admin.set_role("bob", "user")  # ...while the change commits in another call
+        return row
+
+    bob._me = demoted_meanwhile
+    assert secret.content_id in ids(bob.search())
+    bob._me = looked_up
+    assert secret.content_id not in ids(bob.search())
+    with pytest.raises(gw.NotFound):
+        bob.asset(secret.content_id)
