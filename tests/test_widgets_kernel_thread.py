@@ -260,7 +260,9 @@ def test_w1_detail_import_code_and_download_change_widgets_only_on_the_kernel(ke
     assert kernel.until(lambda: detail.code_tab.downloaded is not None, WAIT)
     kernel.run(detail.import_button.click)
     panel = detail.import_panel
-    kernel.run(panel.import_button.click)
-    assert panel.import_state == "importing"  # the import runs on a worker; the kernel is free
+    # Read on the kernel thread as the click returns: the import runs on a worker, and its
+    # result can only come back to the kernel loop after this callback (a cached artifact may
+    # be imported before the test thread could look).
+    assert kernel.run(lambda: (panel.import_button.click(), panel.import_state)[1]) == "importing"
     assert kernel.until(lambda: panel.import_state == "imported", WAIT), panel.messages.text
     assert namespace["churn_forecaster"] is panel.imported
