@@ -168,18 +168,29 @@ def remaining_days(expires_at: datetime | None, now: datetime) -> int | None:
 
 
 def subscription(row: SubscriptionRow, now: datetime) -> Subscription:
+    asset = row.asset
+    return _subscription(row, now, asset.content_id, asset.kind, asset.title, asset.publisher.username, asset.status)
+
+
+def subscription_from_columns(row, now: datetime) -> Subscription:
+    """A subscription read as plain columns (``Subscriptions.subscriptions``), not as ORM rows:
+    a long list then builds no asset, category or publisher objects."""
+    return _subscription(row, now, row.content_id, row.kind, row.title, row.publisher, row.asset_status)
+
+
+def _subscription(row, now: datetime, content_id, kind, title, publisher, asset_status) -> Subscription:
     expires_at = effective_expiry(row, now)
     return Subscription(
-        content_id=row.asset.content_id,
-        kind=row.asset.kind,
-        title=row.asset.title,
-        publisher=row.asset.publisher.username,
+        content_id=content_id,
+        kind=kind,
+        title=title,
+        publisher=publisher,
         status=row.status,
         subscribed_at=row.subscribed_at,
         expires_at=expires_at,
         auto_renew=row.auto_renew,
         remaining_days=remaining_days(expires_at, now),
-        asset_status=row.asset.status,
+        asset_status=asset_status,
     )
 
 
