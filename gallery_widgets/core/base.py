@@ -83,7 +83,7 @@ class ServiceBase:
         return row
 
     def _who(self, session) -> "Who | UserRow":
-        """The acting user for a read-only rule check (market pages, details): ``_me``, or
+        """The acting user for a read-only rule check (market pages, details, comments): ``_me``, or
         what it found at most ``who_ttl`` seconds ago. A role changed through this process
         (``set_role``) is seen at once; one changed elsewhere within ``who_ttl``."""
         if self.who_ttl <= 0:

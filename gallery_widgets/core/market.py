@@ -66,6 +66,11 @@ _TEXTS_AND_FAVORITED = select(
 _MY_SUBSCRIPTION = select(SubscriptionRow).where(SubscriptionRow.user_id == _ME, SubscriptionRow.asset_id == _THIS_ASSET) \
     .options(lazyload(SubscriptionRow.asset))
 
+_COMMENT_COUNT = select(func.count()).where(CommentRow.asset_id == _THIS_ASSET)
+_COMMENT_PAGE = select(CommentRow).where(CommentRow.asset_id == _THIS_ASSET) \
+    .order_by(desc(CommentRow.created_at), desc(CommentRow.id)) \
+    .limit(bindparam("limit", type_=Integer)).offset(bindparam("offset", type_=Integer))
+
 
 @functools.lru_cache(maxsize=64)
 def _market_filters(admin: bool, tab: str, categories: int) -> tuple:
@@ -277,15 +282,10 @@ class Market(WorkflowAccess):
         """Comments on an asset, newest first (SPEC F2)."""
         page, page_size = validate.page(page, page_size)
         with self._db.read() as s:
-            me = self._me(s)
+            me = self._who(s)
             row = self._visible_asset(s, me, content_id)
-            total = s.scalar(select(func.count()).where(CommentRow.asset_id == row.id))
-            rows = s.scalars(
-                select(CommentRow)
-                .where(CommentRow.asset_id == row.id)
-                .order_by(desc(CommentRow.created_at), desc(CommentRow.id))
-                .limit(page_size)
-                .offset((page - 1) * page_size)
-            ).all()
+            total = s.scalar(_COMMENT_COUNT, {"asset_id": row.id})
+            rows = s.scalars(_COMMENT_PAGE, {"asset_id": row.id, "limit": page_size,
+                                             "offset": (page - 1) * page_size}).all()
             return Page(tuple(convert.comment(c) for c in rows), total, page, page_size)
 

@@ -56,8 +56,8 @@ class ServerState:
     def gallery(self, identity):
         """The SQL gallery acting as ``identity``, kept between that user's requests: it is
         stateless except for the statements it builds once per user (``_visibility_query``),
-        which a new object per request would build again every time. Market pages and
-        details trust the user's role for as long as this server trusts a checked token
+        which a new object per request would build again every time. Market pages, details
+        and comments trust the user's role for as long as this server trusts a checked token
         (``ServiceBase.who_ttl``); every other call reads it from the database."""
         key = (identity.user_id, identity.username)
         gallery = self._galleries.get(key)
