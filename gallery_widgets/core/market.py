@@ -283,7 +283,7 @@ class Market(WorkflowAccess):
         page, page_size = validate.page(page, page_size)
         with self._db.read() as s:
             me = self._who(s)
-            row = self._visible_asset(s, me, content_id)
+            row = self._visible_asset(s, me, content_id, categories=False)
             total = s.scalar(_COMMENT_COUNT, {"asset_id": row.id})
             rows = s.scalars(_COMMENT_PAGE, {"asset_id": row.id, "limit": page_size,
                                              "offset": (page - 1) * page_size}).all()
