@@ -205,11 +205,7 @@ class ServiceBase:
     def _subscription_row(session, me: UserRow, asset: AssetRow) -> SubscriptionRow | None:
         # The asset is already loaded: its row comes from the session, not a second join
         # (which also re-read its categories: one round trip less per detail page).
-        return session.scalar(
-            select(SubscriptionRow)
-            .where(SubscriptionRow.user_id == me.id, SubscriptionRow.asset_id == asset.id)
-            .options(lazyload(SubscriptionRow.asset))
-        )
+        return session.scalar(_SUBSCRIPTION_ROW, {"me_id": me.id, "asset_id": asset.id})
 
     def _asset_row(self, session, content_id, *, for_update: bool = False) -> AssetRow | None:
         cid = validate.content_id(content_id)
@@ -245,6 +241,12 @@ class ServiceBase:
     def _require_admin(self, me: UserRow, action: str) -> None:
         if not self._is_admin(me):
             raise PermissionDenied(f"Only a gallery admin can {action}; ask an admin of this gallery.")
+
+
+# Built once (a detail page and every use check read it): the values are bound parameters.
+_SUBSCRIPTION_ROW = select(SubscriptionRow).where(
+    SubscriptionRow.user_id == bindparam("me_id"), SubscriptionRow.asset_id == bindparam("asset_id")
+).options(lazyload(SubscriptionRow.asset))
 
 
 def refresh_search(asset: AssetRow, publisher: UserRow) -> None:

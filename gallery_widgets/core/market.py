@@ -17,7 +17,6 @@ from ..store.schema import (
     AssetTextRow,
     CommentRow,
     FavoriteRow,
-    SubscriptionRow,
     UserRow,
     VersionRow,
 )
@@ -62,9 +61,6 @@ _TEXTS_AND_FAVORITED = select(
     _TEXT_OF.with_only_columns(AssetTextRow.description_html).scalar_subquery(),
     exists().where(FavoriteRow.asset_id == _THIS_ASSET, FavoriteRow.user_id == _ME),
 )
-# The asset is already loaded: the subscription's row comes alone, not with a second join.
-_MY_SUBSCRIPTION = select(SubscriptionRow).where(SubscriptionRow.user_id == _ME, SubscriptionRow.asset_id == _THIS_ASSET) \
-    .options(lazyload(SubscriptionRow.asset))
 
 _COMMENT_COUNT = select(func.count()).where(CommentRow.asset_id == _THIS_ASSET)
 _COMMENT_PAGE = select(CommentRow).where(CommentRow.asset_id == _THIS_ASSET) \
@@ -199,9 +195,9 @@ class Market(WorkflowAccess):
         if not owner:
             versions = [v for v in versions if v.status == "normal" and self._version_open_to(me, row, v)]
         dependencies = self._visible_dependencies(s, me, [v.id for v in versions]) if row.kind == "workflow" else {}
-        mine = {"asset_id": row.id, "me_id": me.id}
-        description, description_html, favorited = s.execute(_TEXTS_AND_FAVORITED, mine).one()
-        subscription = s.scalar(_MY_SUBSCRIPTION, mine)
+        description, description_html, favorited = s.execute(
+            _TEXTS_AND_FAVORITED, {"asset_id": row.id, "me_id": me.id}).one()
+        subscription = self._subscription_row(s, me, row)
         return convert.asset(
             row,
             tuple(

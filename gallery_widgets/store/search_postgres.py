@@ -107,7 +107,7 @@ def run_postgres(session, q: MarketQuery, assets, order, summary=None) -> Market
     relevance = order is None and bool(q.words) and q.tab != "favorites"
     sort = "relevance" if relevance else (q.sort_column.key if q.sort_column is not None else "subscriptions")
     params = {**q.params, "m_words": words, "m_set": in_set, "m_offset": q.offset, "m_limit": q.limit,
-              "m_first": q.offset + 1, "m_last": q.offset + q.limit, "m_count_to": cap + 1, "m_capped": cap + 1}
+              "m_first": q.offset + 1, "m_last": q.offset + q.limit, "m_past_cap": cap + 1}
     deep = q.offset > 0 and total != "exact"
     shape = (q.shape, bool(q.words), path, total, sort, deep, id(summary))
     statement = _kept_statement(shape, lambda: _market_statement(q, assets, path, total, sort, deep, summary))
@@ -156,14 +156,15 @@ def _conditions(q: MarketQuery, assets, path: str) -> list:
     return conditions
 
 
-def _counted(assets, conditions, count_to=None):
-    """A count of the assets meeting ``conditions``, stopping at ``count_to`` rows (True: at
-    the bound parameter ``m_count_to``)."""
+_PAST_CAP = bindparam("m_past_cap", type_=Integer)  # the cap + 1: a total that passed it
+
+
+def _counted(assets, conditions, up_to=None):
+    """A count of the assets meeting ``conditions``, stopping at ``up_to`` rows (a number or
+    a bound parameter; None: all of them)."""
     matches = select(literal_column("1")).select_from(assets).where(*conditions).correlate(None)
-    if count_to is True:
-        matches = matches.limit(bindparam("m_count_to", type_=Integer))
-    elif count_to is not None:
-        matches = matches.limit(count_to)
+    if up_to is not None:
+        matches = matches.limit(up_to)
     return select(func.count()).select_from(matches.subquery())
 
 
@@ -189,17 +190,13 @@ def _market_statement(q: MarketQuery, assets, path: str, total: str, sort: str, 
         return page.add_columns(found.label("found")).join(ranked, ranked.c.id == assets.id) \
             .where(ranked.c.n >= bindparam("m_first", type_=Integer), ranked.c.n <= bindparam("m_last", type_=Integer)) \
             .order_by(ranked.c.n)
-    if total == "capped":
-        found = bindparam("m_capped", type_=Integer)
-    else:
-        found = _counted(assets, conditions, True).scalar_subquery()
-    window = dict(offset=bindparam("m_offset", type_=Integer), limit=bindparam("m_limit", type_=Integer))
+    found = _PAST_CAP if total == "capped" else _counted(assets, conditions, _PAST_CAP).scalar_subquery()
+    offset, limit = bindparam("m_offset", type_=Integer), bindparam("m_limit", type_=Integer)
     if deep:
-        page_ids = select(assets.id).where(*conditions).order_by(*order).offset(window["offset"]) \
-            .limit(window["limit"]).subquery("page_ids")
+        page_ids = select(assets.id).where(*conditions).order_by(*order).offset(offset).limit(limit) \
+            .subquery("page_ids")
         return page.add_columns(found.label("found")).join(page_ids, page_ids.c.id == assets.id).order_by(*order)
-    return page.add_columns(found.label("found")).where(*conditions).order_by(*order) \
-        .offset(window["offset"]).limit(window["limit"])
+    return page.add_columns(found.label("found")).where(*conditions).order_by(*order).offset(offset).limit(limit)
 
 
 def _page_columns(summary, assets):
