@@ -183,11 +183,17 @@ class ServiceBase:
     def _version_open_to(user: UserRow, asset: AssetRow, version: VersionRow) -> bool:
         """V5, for an asset ``user`` may see: this version is theirs to see and use (a group
         asset's member only uses the versions whose whitelist holds them)."""
-        if user.role == "admin" or (user.id is not None and asset.publisher_id == user.id):
+        return ServiceBase._open_to(user, asset.publisher_id, asset.visibility, (w.username for w in version.whitelist))
+
+    @staticmethod
+    def _open_to(user, publisher_id: int, visibility: str, whitelist) -> bool:
+        """``_version_open_to`` over plain values: the asset's publisher and visibility, and the
+        version's whitelisted user names (an iterable, read only for a group asset)."""
+        if user.role == "admin" or (user.id is not None and publisher_id == user.id):
             return True
-        if asset.visibility == "group":
-            return any(w.username == user.username for w in version.whitelist)
-        return asset.visibility == "public"
+        if visibility == "group":
+            return user.username in whitelist
+        return visibility == "public"
 
     def _in_audience(self, session, user: UserRow, asset: AssetRow, version: VersionRow) -> bool:
         """``user`` may see ``asset`` and use this ``version`` of it (V1, V2, V5); the

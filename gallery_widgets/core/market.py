@@ -5,8 +5,6 @@ from __future__ import annotations
 import functools
 
 from sqlalchemy import Integer, String, bindparam, delete, desc, exists, func, select, update
-from sqlalchemy.orm import lazyload
-from sqlalchemy.orm.attributes import set_committed_value
 
 from ..entities import Asset, AssetSummary, Comment, Page
 from ..store import convert
@@ -14,17 +12,14 @@ from ..store.engine import relaxed_commit
 from ..store.schema import (
     AssetCategoryRow,
     AssetRow,
-    AssetTextRow,
     CommentRow,
     FavoriteRow,
-    UserRow,
-    VersionRow,
 )
 from ..store.search import MarketQuery, insert_ignore, run_market_query, terms
 from . import validate
 from .base import ServiceBase, Who
+from .details import SUMMARY, AssetDetails
 from .taxonomy import validate_categories
-from .workflow_access import WorkflowAccess
 
 _SORT_COLUMNS = {
     "subscriptions": AssetRow.subscriptions,
@@ -33,34 +28,7 @@ _SORT_COLUMNS = {
     "latest": AssetRow.published_at,
 }
 
-# The columns of a market page's row: the asset and its publisher's names (looked up by
-# primary key per row: a join lets PostgreSQL, hash joins being off for the market, compare
-# every page row with every user).
-_SUMMARY = select(
-    *AssetRow.__table__.c,
-    *(
-        select(column).where(UserRow.id == AssetRow.publisher_id).scalar_subquery().label(label)
-        for column, label in ((UserRow.username, "publisher_name"), (UserRow.nickname, "publisher_nick"))
-    ),
-)
-
-
-# The statements of an asset's details, built once (their values are bound parameters):
-# building and keying them again on every call was a third of a detail page's Python.
-_THIS_ASSET, _ME = bindparam("asset_id", type_=Integer), bindparam("me_id", type_=Integer)
-_ASSETS = AssetRow.__table__
-_COUNT_VIEW = update(_ASSETS).where(_ASSETS.c.id == _THIS_ASSET).values(views=_ASSETS.c.views + 1) \
-    .returning(_ASSETS.c.views)
-_VERSIONS = select(VersionRow).where(VersionRow.asset_id == _THIS_ASSET) \
-    .order_by(desc(VersionRow.major), desc(VersionRow.minor), desc(VersionRow.patch))
-_VERSIONS_NO_WHITELIST = _VERSIONS.options(lazyload(VersionRow.whitelist))
-_TEXT_OF = select(AssetTextRow.description).where(AssetTextRow.asset_id == _THIS_ASSET)
-# The texts and "favorited" in one round trip (the texts' search columns stay unread).
-_TEXTS_AND_FAVORITED = select(
-    _TEXT_OF.scalar_subquery(),
-    _TEXT_OF.with_only_columns(AssetTextRow.description_html).scalar_subquery(),
-    exists().where(FavoriteRow.asset_id == _THIS_ASSET, FavoriteRow.user_id == _ME),
-)
+_THIS_ASSET = bindparam("asset_id", type_=Integer)
 
 _COMMENT_COUNT = select(func.count()).where(CommentRow.asset_id == _THIS_ASSET)
 _COMMENT_PAGE = select(CommentRow).where(CommentRow.asset_id == _THIS_ASSET) \
@@ -92,7 +60,7 @@ def _market_filters(admin: bool, tab: str, categories: int) -> tuple:
     return tuple(filters)  # shared by every request of this shape: never to be changed
 
 
-class Market(WorkflowAccess):
+class Market(AssetDetails):
     def search(
         self,
         kind: str = "algorithm",
@@ -142,7 +110,7 @@ class Market(WorkflowAccess):
                 params=params,
                 shape=shape,
             )
-            result = run_market_query(s, query, AssetRow, summary=_SUMMARY)
+            result = run_market_query(s, query, AssetRow, summary=SUMMARY)
             if result.rows is not None:
                 items = tuple(convert.summary_from_mapping(row, row["categories"] or ()) for row in result.rows)
             else:
@@ -155,7 +123,7 @@ class Market(WorkflowAccess):
         a market page is the hottest read of the gallery)."""
         if not ids:
             return ()
-        rows = s.execute(_SUMMARY.where(AssetRow.id.in_(ids))).mappings()
+        rows = s.execute(SUMMARY.where(AssetRow.id.in_(ids))).mappings()
         by_id = {row["id"]: row for row in rows}
         categories: dict[int, list[str]] = {}
         for asset_id, category in s.execute(
@@ -177,37 +145,11 @@ class Market(WorkflowAccess):
             NotFound: no such asset is visible to you.
         """
         validate.flag("count_view", count_view)
+        cid = validate.content_id(content_id)
         # A gallery opened read-only (its folder is not writable here) shows details without counting.
         count_view = count_view and not self._db.read_only
         with (self._db.write() if count_view else self._db.read()) as s:
-            me = self._who(s)
-            row = self._visible_asset(s, me, content_id)
-            if count_view and row.publisher_id != me.id:
-                relaxed_commit(s)  # a view counter: not worth a disk flush per page opened
-                set_committed_value(row, "views", s.scalar(_COUNT_VIEW, {"asset_id": row.id}))
-            return self._details(s, me, row)
-
-    def _details(self, s, me, row: AssetRow) -> Asset:
-        owner = row.publisher_id == me.id or self._is_admin(me)
-        # Only a group asset's versions (or the owner's view) read their whitelists.
-        versions = s.scalars(_VERSIONS if owner or row.visibility == "group" else _VERSIONS_NO_WHITELIST,
-                             {"asset_id": row.id}).all()
-        if not owner:
-            versions = [v for v in versions if v.status == "normal" and self._version_open_to(me, row, v)]
-        dependencies = self._visible_dependencies(s, me, [v.id for v in versions]) if row.kind == "workflow" else {}
-        description, description_html, favorited = s.execute(
-            _TEXTS_AND_FAVORITED, {"asset_id": row.id, "me_id": me.id}).one()
-        subscription = self._subscription_row(s, me, row)
-        return convert.asset(
-            row,
-            tuple(
-                convert.version(v, show_whitelist=owner, dependencies=dependencies.get(v.id, ()))
-                for v in versions
-            ),
-            favorited=bool(favorited),
-            subscription_status=convert.subscription_state(subscription, self._now()),
-            texts=(description or "", description_html or ""),
-        )
+            return self._details_of(s, self._who(s), "content_id", cid, count_view=count_view)
 
     def cover_image(self, content_id: str) -> bytes | None:
         """The asset's cover image bytes (PNG or JPEG), or None when it has none."""
@@ -225,7 +167,7 @@ class Market(WorkflowAccess):
         """
         with self._db.write() as s:
             me = self._me(s)
-            row = self._visible_asset(s, me, content_id, for_update=True)
+            row = self._visible_asset(s, me, content_id, for_update=True, categories=False)
             added = insert_ignore(
                 s, FavoriteRow.__table__, {"user_id": me.id, "asset_id": row.id, "created_at": self._now()}
             )
@@ -237,7 +179,7 @@ class Market(WorkflowAccess):
         """Remove the asset from My Favorites; doing it twice changes nothing (SPEC F1)."""
         with self._db.write() as s:
             me = self._me(s)
-            row = self._visible_asset(s, me, content_id, for_update=True)
+            row = self._visible_asset(s, me, content_id, for_update=True, categories=False)
             removed = s.execute(
                 delete(FavoriteRow).where(FavoriteRow.user_id == me.id, FavoriteRow.asset_id == row.id)
             ).rowcount
@@ -247,14 +189,10 @@ class Market(WorkflowAccess):
 
     @staticmethod
     def _count_favorites(s, row: AssetRow, step: int) -> None:
-        """Move the favorites counter in SQL (concurrent favorites add up) and keep the
-        loaded row in step with what was written, without reading the asset again."""
+        """Move the favorites counter in SQL, so concurrent favorites add up (the details
+        answered afterwards read it back)."""
         relaxed_commit(s)  # a favorite lost to a server crash is one click to redo
-        value = s.scalar(
-            update(AssetRow).where(AssetRow.id == row.id).values(favorites=AssetRow.favorites + step)
-            .returning(AssetRow.favorites)
-        )
-        set_committed_value(row, "favorites", value)
+        s.execute(update(AssetRow).where(AssetRow.id == row.id).values(favorites=AssetRow.favorites + step))
 
     # -- comments (F2) -------------------------------------------------------
     def comment(self, content_id: str, text: str) -> Comment:

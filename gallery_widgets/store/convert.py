@@ -62,7 +62,31 @@ def summary(row: AssetRow) -> AssetSummary:
 
 def summary_from_mapping(row, categories) -> AssetSummary:
     """A summary from a plain result row of ``assets`` plus ``publisher_name``/``publisher_nick``."""
-    return AssetSummary(
+    return AssetSummary(**_summary_fields_from_mapping(row, categories))
+
+
+def asset_from_mapping(row, categories, versions: tuple[Version, ...], *, favorited: bool,
+                       subscription_status: str | None) -> Asset:
+    """Details from a plain result row: ``summary_from_mapping``'s columns plus the asset's
+    texts (``description``, ``description_html``)."""
+    paper = Paper(row["paper_title"], row["paper_url"]) if row["paper_title"] and row["paper_url"] else None
+    duration = Duration(row["duration_days"], row["auto_renew"]) if row["duration_days"] else None
+    return Asset(
+        **_summary_fields_from_mapping(row, categories),
+        description=row["description"] or "",
+        description_html=row["description_html"] or "",
+        versions=versions,
+        paper=paper,
+        code_open=row["code_open"],
+        license=row["license"],
+        duration=duration,
+        favorited=favorited,
+        subscription_status=subscription_status,
+    )
+
+
+def _summary_fields_from_mapping(row, categories) -> dict:
+    return dict(
         content_id=row["content_id"],
         kind=row["kind"],
         title=row["title"],
@@ -92,6 +116,12 @@ def constraints(data: dict | None) -> Constraints:
 
 
 def version(row: VersionRow, *, show_whitelist: bool, dependencies: tuple[str, ...] = ()) -> Version:
+    return version_from_columns(row, tuple(w.username for w in row.whitelist) if show_whitelist else (),
+                                dependencies=dependencies)
+
+
+def version_from_columns(row, whitelist: tuple[str, ...], *, dependencies: tuple[str, ...] = ()) -> Version:
+    """A version from a row of its columns (an ORM row or a plain one) and the whitelist to show."""
     return Version(
         version=row.version,
         description=row.description,
@@ -99,7 +129,7 @@ def version(row: VersionRow, *, show_whitelist: bool, dependencies: tuple[str, .
         published_at=row.published_at,
         constraints=constraints(row.constraints),
         digest=row.digest,
-        whitelist=tuple(w.username for w in row.whitelist) if show_whitelist else (),
+        whitelist=whitelist,
         dependencies=dependencies,
         findings=findings(row.findings),
         pickle_imports=pickle_imports(row.findings),
