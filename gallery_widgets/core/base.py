@@ -147,21 +147,18 @@ class ServiceBase:
             and_(audience, or_(AssetRow.status == "released", subscribed_here)),
         )
 
-    def _visibility_query(self, user: UserRow, by: str, *, for_update: bool = False, categories: bool = True):
+    def _visibility_query(self, user: UserRow, by: str, *, for_update: bool = False):
         """``select(AssetRow)`` of the asset whose ``by`` column equals the bound parameter
         ``key``, if ``user`` may see it. Built once per user and kept: a statement object
         reused as is skips SQLAlchemy's per-call cache-key work (it halves a detail read).
-        ``categories=False``: they are read only if used (one round trip less for a call that
-        only checks the asset)."""
+        Its categories are read only if used (details read their own: ``AssetDetails``)."""
         def build():
             query = select(AssetRow).where(getattr(AssetRow, by) == bindparam("key"), self._visible_condition(user))
             if for_update and self._db.dialect == "postgresql":
                 query = query.with_for_update(of=AssetRow)
-            if not categories:
-                query = query.options(lazyload(AssetRow.categories))
-            return query
+            return query.options(lazyload(AssetRow.categories))
 
-        return self._kept(("asset", user.id, user.username, user.role, by, for_update, categories), build)
+        return self._kept(("asset", user.id, user.username, user.role, by, for_update), build)
 
     def _kept(self, key: tuple, build):
         """The SQL object ``build()`` makes for ``key``, made once and kept with this gallery
@@ -220,18 +217,12 @@ class ServiceBase:
             query = query.with_for_update(of=AssetRow)
         return session.scalar(query)
 
-    def _visible_asset(self, session, me: UserRow, content_id, *, for_update: bool = False,
-                       categories: bool = True) -> AssetRow:
-        """The asset, or NotFound when it does not exist *or* this user may not see it.
-        ``categories=False`` for a call that does not show the asset (see ``_visibility_query``)."""
+    def _visible_asset(self, session, me: UserRow, content_id, *, for_update: bool = False) -> AssetRow:
+        """The asset, or NotFound when it does not exist *or* this user may not see it."""
         cid = validate.content_id(content_id)
-        query = self._visibility_query(me, "content_id", for_update=for_update, categories=categories)
-        asset = session.scalar(query, {"key": cid})
+        asset = session.scalar(self._visibility_query(me, "content_id", for_update=for_update), {"key": cid})
         if asset is None:
-            raise NotFound(
-                f"No asset {content_id!r} is visible to you. Check the id (search with g.search) or ask "
-                "its publisher to share it with you."
-            )
+            raise NotFound(NOT_VISIBLE.format(content_id))
         return asset
 
     def _owned_asset(self, session, me: UserRow, content_id, *, action: str) -> AssetRow:
@@ -248,6 +239,9 @@ class ServiceBase:
         if not self._is_admin(me):
             raise PermissionDenied(f"Only a gallery admin can {action}; ask an admin of this gallery.")
 
+
+NOT_VISIBLE = ("No asset {!r} is visible to you. Check the id (search with g.search) or ask its publisher to share "
+               "it with you.")
 
 # Built once (a detail page and every use check read it): the values are bound parameters.
 _SUBSCRIPTION_ROW = select(SubscriptionRow).where(

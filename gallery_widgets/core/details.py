@@ -28,7 +28,7 @@ from ..store.schema import (
     VersionRow,
     WhitelistRow,
 )
-from .base import ServiceBase, Who
+from .base import NOT_VISIBLE, ServiceBase, Who
 from .workflow_access import WorkflowAccess
 
 # The columns of a market page's row: the asset and its publisher's names (looked up by
@@ -96,9 +96,6 @@ _VERSIONS = select(*VersionRow.__table__.c).where(VersionRow.asset_id == _ASSET_
 _WHITELISTS = select(WhitelistRow.version_id, WhitelistRow.username) \
     .where(WhitelistRow.version_id.in_(bindparam("version_ids", expanding=True))).order_by(WhitelistRow.username)
 
-_NOT_VISIBLE = ("No asset {!r} is visible to you. Check the id (search with g.search) or ask its publisher to share "
-                "it with you.")
-
 
 class AssetDetails(WorkflowAccess):
     def _details_of(self, s, me, by: str, key, *, count_view: bool = False, checked: bool = False) -> Asset:
@@ -112,7 +109,7 @@ class AssetDetails(WorkflowAccess):
         row = s.execute(_details_statement(by, who, postgres),
                         {"key": key, "me_id": me.id, "me_name": me.username}).mappings().first()
         if row is None:
-            raise NotFound(_NOT_VISIBLE.format(key))
+            raise NotFound(NOT_VISIBLE.format(key))
         asset_id = {"asset_id": row["id"]}
         views = row["views"]
         if count_view and row["publisher_id"] != me.id:

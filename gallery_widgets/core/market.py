@@ -167,7 +167,7 @@ class Market(AssetDetails):
         """
         with self._db.write() as s:
             me = self._me(s)
-            row = self._visible_asset(s, me, content_id, for_update=True, categories=False)
+            row = self._visible_asset(s, me, content_id, for_update=True)
             added = insert_ignore(
                 s, FavoriteRow.__table__, {"user_id": me.id, "asset_id": row.id, "created_at": self._now()}
             )
@@ -179,7 +179,7 @@ class Market(AssetDetails):
         """Remove the asset from My Favorites; doing it twice changes nothing (SPEC F1)."""
         with self._db.write() as s:
             me = self._me(s)
-            row = self._visible_asset(s, me, content_id, for_update=True, categories=False)
+            row = self._visible_asset(s, me, content_id, for_update=True)
             removed = s.execute(
                 delete(FavoriteRow).where(FavoriteRow.user_id == me.id, FavoriteRow.asset_id == row.id)
             ).rowcount
@@ -217,7 +217,7 @@ class Market(AssetDetails):
         page, page_size = validate.page(page, page_size)
         with self._db.read() as s:
             me = self._who(s)
-            row = self._visible_asset(s, me, content_id, categories=False)
+            row = self._visible_asset(s, me, content_id)
             total = s.scalar(_COMMENT_COUNT, {"asset_id": row.id})
             rows = s.scalars(_COMMENT_PAGE, {"asset_id": row.id, "limit": page_size,
                                              "offset": (page - 1) * page_size}).all()

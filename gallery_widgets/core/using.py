@@ -19,7 +19,7 @@ REGIONS = ("local",)
 
 class Using(WorkflowAccess):
     def _version_to_use(self, s, me, content_id, version, kind) -> tuple[AssetRow, VersionRow]:
-        asset = self._visible_asset(s, me, content_id, categories=False)
+        asset = self._visible_asset(s, me, content_id)
         if asset.kind != kind:
             raise InvalidInput(
                 f"{asset.title!r} is a{'n' if asset.kind[0] in 'aeiou' else ''} {asset.kind}; use "
@@ -72,7 +72,7 @@ class Using(WorkflowAccess):
         """
         with self._db.read() as s:
             me = self._me(s)
-            self._require_usable(s, me, self._visible_asset(s, me, content_id, categories=False))
+            self._require_usable(s, me, self._visible_asset(s, me, content_id))
 
     def check_step_usable(self, content_id: str, version: str, reference: str, step: str | None = None) -> None:
         """Before a step of an imported workflow runs; see ``GalleryService.check_step_usable``.
@@ -135,7 +135,7 @@ class Using(WorkflowAccess):
         validate.parse_version(version)
         with self._db.write() as s:
             me = self._me(s)
-            asset = self._visible_asset(s, me, content_id, categories=False)
+            asset = self._visible_asset(s, me, content_id)
             if asset.kind == "workflow":
                 raise InvalidInput(f"{asset.title!r} is a workflow; import it with g.import_workflow({asset.content_id!r}).")
             self._require_usable(s, me, asset)

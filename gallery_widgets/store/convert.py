@@ -158,27 +158,6 @@ def pickle_imports(records: list | None) -> tuple[str, ...]:
     }))
 
 
-def asset(row: AssetRow, versions: tuple[Version, ...], *, favorited: bool, subscription_status: str | None,
-          texts: tuple[str, str] | None = None) -> Asset:
-    """``texts``: (description, description_html) when already read, else from ``row.texts``."""
-    if texts is None:
-        texts = (row.texts.description, row.texts.description_html) if row.texts else ("", "")
-    paper = Paper(row.paper_title, row.paper_url) if row.paper_title and row.paper_url else None
-    duration = Duration(row.duration_days, row.auto_renew) if row.duration_days else None
-    return Asset(
-        **_summary_fields(row),
-        description=texts[0],
-        description_html=texts[1],
-        versions=versions,
-        paper=paper,
-        code_open=row.code_open,
-        license=row.license,
-        duration=duration,
-        favorited=favorited,
-        subscription_status=subscription_status,
-    )
-
-
 def effective_expiry(row: SubscriptionRow, now: datetime) -> datetime | None:
     """The expiry after auto-renewals up to ``now`` (SUB3); renewing needs no stored job."""
     if row.expires_at is None:
