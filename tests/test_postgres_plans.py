@@ -206,6 +206,24 @@ def test_s2_mid_frequency_word_total_comes_from_its_public_matches_without_the_w
     assert "Hash Join" not in plans[0] and "Merge Join" not in plans[0], plans[0]
 
 
+def test_s2_page_without_words_takes_its_capped_total_from_the_public_matches_of_its_facets(big_gallery):
+    """A category page's exact capped count joined ~700 category rows to their assets on every
+    request; when more than the cap of the kind's public assets have the category, the total
+    is "200+" without it (kept PUBLIC_TTL_S for every user)."""
+    g, categories = big_gallery
+    from gallery_widgets.store import search_postgres
+
+    search = dict(kind="algorithm", categories=(categories[3],), sort="latest")
+    search_postgres._word_sizes.clear()
+    found = g.search(**search)
+    assert found.total == 200 and not found.total_is_exact and len(found.items) == 20
+    token = _category_token(categories[3])
+    public = [n for key, (_at, n) in search_postgres._word_sizes.items() if "zzpalgorithm" in key[1] and token in key[1]]
+    assert public == [201], search_postgres._word_sizes
+    plans = _plans(g, analyze=True, **search)
+    assert len(plans) == 1 and "InitPlan" not in plans[0], plans  # the page alone: no capped count
+
+
 def test_s2_market_statements_are_prepared_but_always_planned_with_their_values(big_gallery):
     """Prepared statements save PostgreSQL the parsing; force_custom_plan keeps a generic plan
     (blind to how common a word or category is) from ever being used."""
