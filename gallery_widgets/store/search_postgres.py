@@ -113,7 +113,7 @@ def run_postgres(session, q: MarketQuery, assets, order, summary=None) -> Market
     deep = q.offset > 0 and total != "exact"
     shape = (q.shape, bool(q.words), path, total, sort, deep, id(summary))
     statement = _kept_statement(shape, lambda: _market_statement(q, assets, path, total, sort, deep, summary))
-    rows = session.execute(statement, params).all()
+    rows = session.connection().execute(statement, params).all()  # Core: skips the ORM layer (~5 % of a page)
     if rows:
         found = rows[0].found
     elif q.offset:  # a page past the end: the total (for the pager) is counted on its own
