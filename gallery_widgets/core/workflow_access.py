@@ -16,13 +16,31 @@ directly (V1, V2, V5) — and a workflow's audience must fit inside each step's:
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import functools
+
+from sqlalchemy import Integer, String, bindparam, exists, select
 
 from ..errors import NotFound, PermissionDenied, SubscriptionRequired
 from ..store import convert
 from ..store.schema import AssetRow, DependencyRow, UserRow, VersionRow, WhitelistRow
 from . import validate
-from .base import ServiceBase
+from .base import ServiceBase, Who
+
+@functools.lru_cache(maxsize=2)
+def _dependencies_statement(admin: bool):
+    """``_visible_dependencies``' statement for an admin or anyone else, built once (the
+    caller's id and name are bound parameters)."""
+    caller = Who(bindparam("me_id", type_=Integer), bindparam("me_name", type_=String), "admin" if admin else "user")
+    whitelisted = exists().where(WhitelistRow.version_id == VersionRow.id, WhitelistRow.username == caller.username)
+    return (
+        select(DependencyRow.workflow_version_id, AssetRow.content_id, VersionRow.version, AssetRow.publisher_id,
+               AssetRow.visibility, ServiceBase._visible_condition(caller).label("visible"), whitelisted.label("listed"))
+        .join(VersionRow, VersionRow.id == DependencyRow.algorithm_version_id)
+        .join(AssetRow, AssetRow.id == VersionRow.asset_id)
+        .where(DependencyRow.workflow_version_id.in_(bindparam("version_ids", expanding=True)))
+        .order_by(DependencyRow.workflow_version_id, DependencyRow.step)
+    )
+
 
 HIDDEN_STEP = "(not available to you)"  # stands for a step reference the viewer may not see
 WIDER = {"private": 0, "group": 1, "public": 2}  # visibility only widens (V3)
@@ -45,16 +63,17 @@ class WorkflowAccess(ServiceBase):
 
     def _visible_dependencies(self, s, me: UserRow, version_ids) -> dict[int, tuple[str, ...]]:
         """Per workflow version, the ``content_id@x.y.z`` of the steps ``me`` may see and use;
-        the others are left out, never named (V1, V5)."""
-        rows = self._step_rows(s, version_ids)
-        asset_ids = {asset.id for _, _, asset, _ in rows}
-        visible = set(s.scalars(
-            select(AssetRow.id).where(AssetRow.id.in_(asset_ids), self._visible_condition(me))
-        )) if asset_ids else set()
+        the others are left out, never named (V1, V5). One plain statement (a workflow's
+        details read it on every opening): each step's algorithm with whether ``me`` may see
+        it and is on its version's whitelist."""
+        if not version_ids:
+            return {}
+        rows = s.connection().execute(_dependencies_statement(self._is_admin(me)), {
+            "version_ids": list(version_ids), "me_id": me.id, "me_name": me.username}).all()
         result: dict[int, list[str]] = {}
-        for version_id, _, asset, version in rows:
-            if asset.id in visible and self._version_open_to(me, asset, version):
-                result.setdefault(version_id, []).append(f"{asset.content_id}@{version.version}")
+        for version_id, content_id, version, publisher_id, visibility, visible, whitelisted in rows:
+            if visible and self._open_to(me, publisher_id, visibility, (me.username,) if whitelisted else ()):
+                result.setdefault(version_id, []).append(f"{content_id}@{version}")
         return {k: tuple(v) for k, v in result.items()}
 
     def _manifest_for(self, s, me: UserRow, version: VersionRow) -> dict:
