@@ -18,6 +18,7 @@ from sqlalchemy.orm import aliased
 from ..entities import Asset
 from ..errors import NotFound
 from ..store import convert
+from ..store.engine import RELAXED_COMMIT
 from ..store.schema import (
     AssetCategoryRow,
     AssetRow,
@@ -88,9 +89,8 @@ _CATEGORIES_OF = select(AssetCategoryRow.category).where(AssetCategoryRow.asset_
     .order_by(AssetCategoryRow.position)
 _COUNT_VIEW = update(_ASSETS).where(_ASSETS.c.id == _ASSET_ID).values(views=_ASSETS.c.views + 1) \
     .returning(_ASSETS.c.views)
-# On PostgreSQL the view is committed without waiting for the WAL flush (engine.relaxed_commit),
-# set in the same round trip: the setting holds for this transaction only.
-_COUNT_VIEW_RELAXED = _COUNT_VIEW.returning(func.set_config("synchronous_commit", "off", True))
+# On PostgreSQL a view is committed without waiting for the WAL flush (engine.RELAXED_COMMIT).
+_COUNT_VIEW_RELAXED = _COUNT_VIEW.returning(RELAXED_COMMIT)
 _VERSIONS = select(*VersionRow.__table__.c).where(VersionRow.asset_id == _ASSET_ID) \
     .order_by(desc(VersionRow.major), desc(VersionRow.minor), desc(VersionRow.patch))
 _WHITELISTS = select(WhitelistRow.version_id, WhitelistRow.username) \

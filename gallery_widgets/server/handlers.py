@@ -122,6 +122,11 @@ class GalleryHandlerMixin:
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(body))
 
+    def compute_etag(self):
+        # No ETag: an answer changes with every view and favorite, no client sends
+        # If-None-Match, and tornado's default hashed every answer's bytes (SHA-1).
+        return None
+
     def check_xsrf_cookie(self):
         # A bearer-token request cannot be forged by a browser; cookie sessions (inside
         # Jupyter) keep Jupyter's check.
