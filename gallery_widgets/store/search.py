@@ -200,11 +200,11 @@ def run_market_query(session, q: MarketQuery, assets, summary=None) -> MarketRes
     The SQL filters of the core (visibility, kind, tab, categories) are applied to every
     page, so an index can never widen what a user sees.
     """
-    order = [desc(q.sort_column), desc(assets.id)] if q.sort_column is not None else None
     if session.get_bind().dialect.name == "postgresql":
         from .search_postgres import run_postgres
 
-        return run_postgres(session, q, assets, order, summary)
+        return run_postgres(session, q, assets, summary)
+    order = [desc(q.sort_column), desc(assets.id)] if q.sort_column is not None else None
     return _run_sqlite(session, q, assets, order)
 
 

@@ -58,7 +58,7 @@ class _WordIndex:
             self.search.c.vector.op("@@")(func.to_tsquery("simple", expression)))
 
 
-def run_postgres(session, q: MarketQuery, assets, order, summary=None) -> MarketResult:
+def run_postgres(session, q: MarketQuery, assets, summary=None) -> MarketResult:
     """PostgreSQL: the core's SQL filters plus one of two word checks, chosen here so the
     planner never has to guess how common a word is (a wrong guess walks 88,000 postings):
 
@@ -106,7 +106,7 @@ def run_postgres(session, q: MarketQuery, assets, order, summary=None) -> Market
         public = " & ".join(part for part in (words, index.facets(q, public=True)) if part)
         if _matches(session, index, public, up_to=cap, ttl=PUBLIC_TTL_S) > cap:
             total = "capped"
-    relevance = order is None and bool(q.words) and q.tab != "favorites"
+    relevance = q.sort_column is None and bool(q.words) and q.tab != "favorites"
     sort = "relevance" if relevance else (q.sort_column.key if q.sort_column is not None else "subscriptions")
     params = {**q.params, "m_words": words, "m_set": in_set, "m_offset": q.offset, "m_limit": q.limit,
               "m_first": q.offset + 1, "m_last": q.offset + q.limit, "m_past_cap": cap + 1}
