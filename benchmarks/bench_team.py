@@ -258,13 +258,13 @@ def main() -> None:
         env = {**os.environ, **s3.env}
         servers = start_servers(url, artifacts, args.processes, args.threads, env)
         print(f"{args.processes} server process(es), {args.clients} clients, {args.seconds:.0f} s", flush=True)
-        from bench_server import cpu_per_request, load_average
+        from bench_server import cpu_per_request, load_average, machine_speed
 
         if args.warmup:  # a fresh server's first seconds open database connections and fill its caches
             asyncio.run(load(prepared["clients"], servers, prepared["sample"], args.warmup, args.load_client,
                              args.rate, warming=True))
-        print(f"before the load: {load_average()}; {'paced at %.0f/s' % args.rate if args.rate else 'closed loop'}",
-              flush=True)
+        shape = f"paced at {args.rate:.0f}/s" if args.rate else "closed loop"
+        print(f"before the load: {load_average()}; {machine_speed()}; {shape}", flush=True)
         started = time.perf_counter()
         results, (cpu_servers, cpu_pg, cpu_client) = cpu_per_request(
             lambda: asyncio.run(load(prepared["clients"], servers, prepared["sample"], args.seconds, args.load_client,
