@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import desc, or_, select, update
+from sqlalchemy import Integer, bindparam, desc, or_, select, update
 
 from ..entities import Constraints, Subscription, SubscriptionList
 from ..errors import AgreementRequired, Conflict, NotFound, SubscriptionRequired
@@ -17,15 +17,16 @@ from .base import ServiceBase
 SUBSCRIPTION_FILTERS = ("active", "expired", "cancelled")
 
 
+# Built once (every subscribe, import and use check reads it): the asset is a bound parameter.
+_VERSIONS_OF = select(VersionRow).where(VersionRow.asset_id == bindparam("asset_id", type_=Integer)) \
+    .order_by(desc(VersionRow.major), desc(VersionRow.minor), desc(VersionRow.patch))
+
+
 class Subscriptions(ServiceBase):
     # -- versions a user may use ----------------------------------------------
     def _usable_versions(self, s, me: UserRow, asset: AssetRow) -> list[VersionRow]:
         """Versions newest first that this user may subscribe to or import (V5)."""
-        versions = s.scalars(
-            select(VersionRow)
-            .where(VersionRow.asset_id == asset.id)
-            .order_by(desc(VersionRow.major), desc(VersionRow.minor), desc(VersionRow.patch))
-        ).all()
+        versions = s.scalars(_VERSIONS_OF, {"asset_id": asset.id}).all()
         if asset.publisher_id == me.id or self._is_admin(me):
             return list(versions)
         return [v for v in versions if v.status == "normal" and self._version_open_to(me, asset, v)]
