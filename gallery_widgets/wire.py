@@ -46,8 +46,9 @@ def to_json(value: Any) -> bytes:
     orjson: dataclasses, datetimes, lists, tuples, dicts, text and numbers natively; bytes,
     sets, tuple subclasses and other mappings through ``_wire_default``. The server writes
     every answer with it (14 times faster than the standard library's encoder on a page of
-    results). What orjson refuses (an integer past 64 bits) is written by the standard
-    encoder; a float that is not a number is written as null (which is valid JSON)."""
+    results). What orjson refuses (an integer past 64 bits, a float subclass) is written by
+    the standard encoder. Unlike ``json.dumps``: a float that is not a number is written as
+    null (valid JSON), and an exponent is spelled shortest (``1e-7``, not ``1e-07``)."""
     try:
         return orjson.dumps(value, default=_wire_default, option=orjson.OPT_NON_STR_KEYS)
     except TypeError:

@@ -91,10 +91,16 @@ _COUNT_VIEW = update(_ASSETS).where(_ASSETS.c.id == _ASSET_ID).values(views=_ASS
     .returning(_ASSETS.c.views)
 # On PostgreSQL a view is committed without waiting for the WAL flush (engine.RELAXED_COMMIT).
 _COUNT_VIEW_RELAXED = _COUNT_VIEW.returning(RELAXED_COMMIT)
-_VERSIONS = select(*VersionRow.__table__.c).where(VersionRow.asset_id == _ASSET_ID) \
+# What a version shows (``convert.version_from_columns``): not its manifest, a JSON document
+# of its own that a details page never uses.
+_VERSIONS = select(VersionRow.id, VersionRow.version, VersionRow.description, VersionRow.status,
+                   VersionRow.published_at, VersionRow.constraints, VersionRow.digest, VersionRow.findings) \
+    .where(VersionRow.asset_id == _ASSET_ID) \
     .order_by(desc(VersionRow.major), desc(VersionRow.minor), desc(VersionRow.patch))
 _WHITELISTS = select(WhitelistRow.version_id, WhitelistRow.username) \
     .where(WhitelistRow.version_id.in_(bindparam("version_ids", expanding=True))).order_by(WhitelistRow.username)
+# A group asset seen by someone else: only whether they are on each version's whitelist.
+_MY_WHITELISTINGS = _WHITELISTS.where(WhitelistRow.username == bindparam("me_name", type_=String))
 
 
 class AssetDetails(WorkflowAccess):
@@ -120,7 +126,8 @@ class AssetDetails(WorkflowAccess):
         versions = sql.execute(_VERSIONS, asset_id).all()
         whitelists: dict[int, list[str]] = {}
         if versions and (owner or row["visibility"] == "group"):
-            for version_id, username in sql.execute(_WHITELISTS, {"version_ids": [v.id for v in versions]}):
+            for version_id, username in sql.execute(_WHITELISTS if owner else _MY_WHITELISTINGS, {
+                    "version_ids": [v.id for v in versions], "me_name": me.username}):
                 whitelists.setdefault(version_id, []).append(username)
         if not owner:
             versions = [v for v in versions if v.status == "normal"

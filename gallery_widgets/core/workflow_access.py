@@ -26,6 +26,7 @@ from ..store.schema import AssetRow, DependencyRow, UserRow, VersionRow, Whiteli
 from . import validate
 from .base import ServiceBase, Who
 
+
 @functools.lru_cache(maxsize=2)
 def _dependencies_statement(admin: bool):
     """``_visible_dependencies``' statement for an admin or anyone else, built once (the
