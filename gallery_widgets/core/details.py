@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 from typing import NamedTuple
 
-from sqlalchemy import Integer, String, and_, bindparam, desc, exists, func, select, update
+from sqlalchemy import Integer, String, and_, bindparam, exists, func, select, update
 from sqlalchemy.orm import aliased
 
 from ..entities import Asset
@@ -22,6 +22,7 @@ from ..store.engine import RELAXED_COMMIT
 from ..store.schema import (
     AssetCategoryRow,
     AssetRow,
+    NEWEST_FIRST,
     AssetTextRow,
     FavoriteRow,
     SubscriptionRow,
@@ -58,11 +59,10 @@ class _SubscriptionColumns(NamedTuple):
 
 
 @functools.lru_cache(maxsize=16)
-def _details_statement(by: str, who: str, postgres: bool):
+def _details_statement(by: str, check: bool, postgres: bool):
     """The asset whose ``by`` column is ``key`` with everything its page shows but its versions,
-    built once per shape (every value is a bound parameter). ``who``: "anyone" checks that the
-    caller (``me_id``, ``me_name``) may see it (V1, V2); "admin" only that it exists;
-    "checked" reads an asset the caller already holds."""
+    built once per shape (every value is a bound parameter). ``check``: only if the caller
+    (``me_id``, ``me_name``), not an admin, may see it (V1, V2)."""
     mine = aliased(SubscriptionRow)
     text = select(AssetTextRow.description).where(AssetTextRow.asset_id == AssetRow.id)
     statement = SUMMARY.add_columns(
@@ -79,7 +79,7 @@ def _details_statement(by: str, who: str, postgres: bool):
             select(func.array_agg(aggregate_order_by(AssetCategoryRow.category, AssetCategoryRow.position)))
             .where(AssetCategoryRow.asset_id == AssetRow.id).scalar_subquery().label("categories"))
     statement = statement.where(getattr(AssetRow, by) == _KEY)
-    if who == "anyone":
+    if check:
         anyone = Who(_ME, bindparam("me_name", type_=String), "user")
         statement = statement.where(ServiceBase._visible_condition(anyone))
     return statement
@@ -96,7 +96,7 @@ _COUNT_VIEW_RELAXED = _COUNT_VIEW.returning(RELAXED_COMMIT)
 _VERSIONS = select(VersionRow.id, VersionRow.version, VersionRow.description, VersionRow.status,
                    VersionRow.published_at, VersionRow.constraints, VersionRow.digest, VersionRow.findings) \
     .where(VersionRow.asset_id == _ASSET_ID) \
-    .order_by(desc(VersionRow.major), desc(VersionRow.minor), desc(VersionRow.patch))
+    .order_by(*NEWEST_FIRST)
 _WHITELISTS = select(WhitelistRow.version_id, WhitelistRow.username) \
     .where(WhitelistRow.version_id.in_(bindparam("version_ids", expanding=True))).order_by(WhitelistRow.username)
 # A group asset seen by someone else: only whether they are on each version's whitelist.
@@ -111,9 +111,8 @@ class AssetDetails(WorkflowAccess):
         counted unless ``me`` publishes it (S3)."""
         admin = self._is_admin(me)
         postgres = self._db.dialect == "postgresql"
-        who = "checked" if checked else ("admin" if admin else "anyone")
         sql = s.connection()  # plain statements: Core skips the ORM layer's work per statement
-        row = sql.execute(_details_statement(by, who, postgres),
+        row = sql.execute(_details_statement(by, not (checked or admin), postgres),
                         {"key": key, "me_id": me.id, "me_name": me.username}).mappings().first()
         if row is None:
             raise NotFound(NOT_VISIBLE.format(key))

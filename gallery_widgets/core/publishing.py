@@ -16,6 +16,7 @@ from ..entities import PackedSource
 from ..store import convert
 from ..store.schema import (
     DIGEST_COLUMNS,
+    NEWEST_FIRST,
     AcceptanceRow,
     AssetCategoryRow,
     AssetRow,
@@ -303,7 +304,7 @@ class Publishing(WorkflowAccess):
         return s.scalar(
             select(VersionRow)
             .where(VersionRow.asset_id == asset.id)
-            .order_by(desc(VersionRow.major), desc(VersionRow.minor), desc(VersionRow.patch))
+            .order_by(*NEWEST_FIRST)
             .limit(1)
         )
 

@@ -9,7 +9,7 @@ from sqlalchemy import Integer, bindparam, desc, or_, select, update
 from ..entities import Constraints, Subscription, SubscriptionList
 from ..errors import AgreementRequired, Conflict, NotFound, SubscriptionRequired
 from ..store import convert
-from ..store.schema import AcceptanceRow, AssetRow, SubscriptionRow, UserRow, VersionRow
+from ..store.schema import NEWEST_FIRST, AcceptanceRow, AssetRow, SubscriptionRow, UserRow, VersionRow
 from ..store.search import insert_ignore
 from . import agreements, validate
 from .base import ServiceBase
@@ -19,7 +19,7 @@ SUBSCRIPTION_FILTERS = ("active", "expired", "cancelled")
 
 # Built once (every subscribe, import and use check reads it): the asset is a bound parameter.
 _VERSIONS_OF = select(VersionRow).where(VersionRow.asset_id == bindparam("asset_id", type_=Integer)) \
-    .order_by(desc(VersionRow.major), desc(VersionRow.minor), desc(VersionRow.patch))
+    .order_by(*NEWEST_FIRST)
 
 
 class Subscriptions(ServiceBase):

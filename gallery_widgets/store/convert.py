@@ -18,7 +18,7 @@ from ..entities import (
     User,
     Version,
 )
-from .schema import AssetRow, CommentRow, NotificationRow, SubscriptionRow, UserRow, VersionRow
+from .schema import AssetRow, CommentRow, NotificationRow, SubscriptionRow, UserRow
 
 DAY = timedelta(days=1)
 
@@ -113,11 +113,6 @@ def constraints(data: dict | None) -> Constraints:
         requirements=tuple(data.get("requirements") or ()),
         resources=dict(data.get("resources") or {}),
     )
-
-
-def version(row: VersionRow, *, show_whitelist: bool, dependencies: tuple[str, ...] = ()) -> Version:
-    return version_from_columns(row, tuple(w.username for w in row.whitelist) if show_whitelist else (),
-                                dependencies=dependencies)
 
 
 def version_from_columns(row, whitelist: tuple[str, ...], *, dependencies: tuple[str, ...] = ()) -> Version:

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    desc,
     func,
     text,
 )
@@ -167,6 +168,10 @@ class VersionRow(Base):
         Index("ix_versions_asset", "asset_id", "major", "minor", "patch"),
         Index("ix_versions_digest", "digest"),
     )
+
+
+# An asset's versions, newest first (by number, not by date).
+NEWEST_FIRST = (desc(VersionRow.major), desc(VersionRow.minor), desc(VersionRow.patch))
 
 
 class WhitelistRow(Base):
